@@ -1,0 +1,176 @@
+"""The `footfall` command."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from footfall import admin, logs
+from footfall.config import Settings
+from footfall.ops import OPS
+from footfall.runtime import DataDirBusy, Runtime
+
+app = typer.Typer(
+    help="footfall: self-hosted product analytics for the Amplitude and PostHog SDKs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+project_app = typer.Typer(help="Projects (each has its own API key, secret and time zone).", no_args_is_help=True)
+key_app = typer.Typer(help="Personal API keys for the PostHog REST API.", no_args_is_help=True)
+app.add_typer(project_app, name="project")
+app.add_typer(key_app, name="key")
+
+err = Console(stderr=True)
+DataDirOption = typer.Option(None, "--data-dir", help="Data directory [env FOOTFALL_DATA_DIR, default ./footfall-data]")
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    return Settings().with_overrides(data_dir=data_dir, **overrides)
+
+
+def run_op(settings: Settings, op: str, args: dict[str, Any], label: str = "") -> dict[str, Any]:
+    """Run an operation on the data dir: directly, or through the server that owns it."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not label,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            runtime = Runtime(settings)
+        except DataDirBusy:
+            for line in admin.remote(settings.data_dir, op, args):
+                if "progress" in line:
+                    progress(*line["progress"])
+                elif "error" in line:
+                    raise typer.BadParameter(line["error"]) from None
+                elif "result" in line:
+                    return line["result"]
+            raise RuntimeError("the server ended the command without a result") from None
+        try:
+            return OPS[op](runtime, progress, **args)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        finally:
+            runtime.close()
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        for key, value in result.items():
+            typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on [env FOOTFALL_HOST, default 127.0.0.1]"),
+    port: int = typer.Option(None, help="Port [env FOOTFALL_PORT, default 8000]"),
+    data_dir: Path | None = DataDirOption,
+    demo: bool = typer.Option(False, "--demo", help="Create a 'demo' project with generated data if missing"),
+    demo_events: int = typer.Option(1_000_000, help="Events the --demo project gets"),
+) -> None:
+    """Run the server: ingestion, APIs and web UI, in one process."""
+    import uvicorn
+
+    from footfall.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port)
+    logs.configure(settings.log_level)
+    try:
+        runtime = Runtime(settings)
+    except DataDirBusy as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    token = secrets.token_urlsafe(32)
+    admin_file = admin.write_admin_file(settings.data_dir, f"http://127.0.0.1:{settings.port}", token)
+    application = create_app(settings, runtime)
+    application.state.admin_token = token
+    if demo:
+        threading.Thread(target=_demo_if_missing, args=(runtime, demo_events), daemon=True).start()
+    err.print(f"footfall listening on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
+    try:
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_keep_alive=30,
+        )
+    finally:
+        admin_file.unlink(missing_ok=True)
+        runtime.close()
+
+
+def _demo_if_missing(runtime: Runtime, events: int) -> None:
+    from footfall.meta.accounts import AccountError, project_by_name
+
+    with runtime.meta.session() as session:
+        try:
+            project_by_name(session, "demo")
+            return
+        except AccountError:
+            pass
+    err.print(f"generating the demo project ({events:,} events)...")
+    result = OPS["demo"](runtime, lambda done, total: None, events=events, days=30)
+    err.print(f"demo project ready: api_key={result['api_key']}")
+
+
+@project_app.command("create")
+def project_create(
+    name: str,
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone for day/week/month buckets"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Create a project and print its keys (the secret is shown only now)."""
+    _print(run_op(_settings(data_dir), "project_create", {"name": name, "timezone": timezone}), as_json)
+
+
+@key_app.command("create")
+def key_create(
+    scopes: str = typer.Option("*", "--scopes", help='Comma-separated scopes, e.g. "dashboard:read,query:read"'),
+    label: str = typer.Option("", "--label"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Create a personal API key (phx_...) for the admin user; it is shown only now."""
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
+    result = run_op(_settings(data_dir), "key_create", {"scopes": scope_list, "label": label})
+    _print({"key": result["key"]} if as_json else result, as_json)
+
+
+@app.command()
+def demo(
+    events: int = typer.Option(1_000_000, "--events", help="How many events to generate"),
+    days: int = typer.Option(30, "--days", help="Over how many days up to today"),
+    seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same data)"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Generate a realistic data set into a project named 'demo' (replacing its events)."""
+    if events < 1 or days < 1:
+        raise typer.BadParameter("--events and --days must be positive")
+    result = run_op(
+        _settings(data_dir), "demo", {"events": events, "days": days, "seed": seed}, label="generating demo data"
+    )
+    _print(result, as_json)

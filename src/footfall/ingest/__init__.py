@@ -1,0 +1,1 @@
+"""Ingestion: parse each SDK flavour, log durably, resolve identity, flush to the engine."""

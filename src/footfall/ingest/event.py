@@ -1,0 +1,123 @@
+"""The one normalised event every flavour parses into, as it travels through the WAL.
+
+Events are plain dicts (they are serialised to the log on every request, so no per-event objects).
+`EVENT_DEFAULTS` names every field; parsers fill what their flavour carries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+# Field -> default. Times are integer milliseconds since the epoch, UTC.
+EVENT_DEFAULTS: dict[str, Any] = {
+    "uuid": "",
+    "client_uuid": False,  # True when the client sent the uuid (then it is a dedupe key)
+    "event": "",
+    "timestamp": 0,
+    "distinct_id": "",
+    "properties": {},
+    # Identity inputs (not all become columns): Amplitude ids, PostHog person operations.
+    "user_id": "",
+    "device_id": "",
+    "anon_distinct_id": "",
+    "alias": "",
+    "set": {},
+    "set_once": {},
+    "unset": [],
+    "user_properties": {},  # Amplitude user_properties (plain keys or $set/$add/... operations)
+    "person_profile": True,  # False for PostHog's $process_person_profile = false
+    # Session and dedupe.
+    "session_id": -1,
+    "session": "",
+    "insert_id": "",
+    "event_id": 0,
+    # Device and place, Amplitude's first-class fields (PostHog's $os etc. are mapped onto them).
+    "app_version": "",
+    "platform": "",
+    "os_name": "",
+    "os_version": "",
+    "device_brand": "",
+    "device_manufacturer": "",
+    "device_model": "",
+    "device_type": "",
+    "carrier": "",
+    "country": "",
+    "region": "",
+    "city": "",
+    "dma": "",
+    "language": "",
+    "ip": "",
+    "location_lat": None,
+    "location_lng": None,
+    "library": "",
+    "groups": {},
+    "group_properties": {},
+    "extra": {},  # rarer Amplitude fields kept for export: idfa, adid, plan, partner_id, ...
+    "client_upload_time": 0,
+    "received_at": 0,
+    "source": "",
+}
+
+# PostHog's person UUIDs are uuid5 of "<team>:<distinct_id>" in this namespace; footfall does the same so
+# a person's id is deterministic (a replayed log batch recreates exactly the same persons).
+PERSON_NAMESPACE = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")
+
+
+def person_uuid(project_id: int, distinct_id: str) -> str:
+    return str(uuid.uuid5(PERSON_NAMESPACE, f"{project_id}:{distinct_id}"))
+
+
+def new_event(**fields: Any) -> dict[str, Any]:
+    event = dict(EVENT_DEFAULTS)
+    event.update(fields)
+    return event
+
+
+# Values Amplitude refuses as user_id / device_id (reference: HTTP V2 "invalid IDs").
+INVALID_IDS = frozenset(
+    {
+        "anonymous",
+        "nil",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "undefined",
+        "unknown",
+        "",
+        "00000000-0000-0000-0000-000000000000",
+        "{}",
+        "lmy47d",
+        "0",
+        "-1",
+    }
+)
+
+MAX_STRING = 1024  # Amplitude truncates longer strings; PostHog keeps distinct_ids to 200.
+MAX_DEPTH = 40
+
+
+def clip(value: Any, limit: int = MAX_STRING) -> str:
+    """A string field as stored: None becomes "", numbers are stringified, long strings truncated."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit]
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when nested dicts/lists exceed `limit` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False

@@ -1,0 +1,298 @@
+"""The flusher: moves acknowledged events from the write-ahead log into the engine, exactly once.
+
+One batch is a range [start, end) of log positions. Its steps:
+1. the checkpoint records the range as in flight (so a restart replays exactly that range);
+2. identity is resolved in one metadata transaction (skipped mutations if already applied);
+3. person mirrors, events and dedupe keys are inserted with deduplication tokens named by the range,
+   so a replay after a crash inserts nothing twice;
+4. the metadata transaction commits, with `identity_applied` = end;
+5. the checkpoint moves to `end` and whole log segments before it are deleted.
+A crash between any two steps replays the same range and ends in the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from footfall.engine.base import Engine
+from footfall.ingest.identity import Changes, Identity
+from footfall.ingest.wal import Record, WriteAheadLog
+from footfall.meta.db import MetaDB
+from footfall.meta.models import IngestState
+
+log = logging.getLogger("footfall.flusher")
+
+DEDUPE_DAYS = 7
+
+
+@dataclass
+class Checkpoint:
+    flushed: int = 0
+    inflight: tuple[int, int] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> Checkpoint:
+        if not path.exists():
+            return cls()
+        data = orjson.loads(path.read_bytes())
+        inflight = data.get("inflight")
+        return cls(data["flushed"], tuple(inflight) if inflight else None)  # type: ignore[arg-type]
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            f.write(orjson.dumps({"flushed": self.flushed, "inflight": self.inflight}))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def dedupe_key(project_id: int, event: dict[str, Any]) -> int | None:
+    """Amplitude: insert_id per device (or user); PostHog: the event uuid when the client sent one."""
+    if event["insert_id"]:
+        basis = f"i\x00{event['device_id'] or event['user_id']}\x00{event['insert_id']}"
+    elif event["client_uuid"]:
+        basis = f"u\x00{event['uuid']}"
+    else:
+        return None
+    digest = hashlib.blake2b(f"{project_id}\x00{basis}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class Flusher:
+    def __init__(self, wal: WriteAheadLog, engine: Engine, meta: MetaDB, max_bytes: int, interval_ms: int) -> None:
+        self.wal = wal
+        self.engine = engine
+        self.meta = meta
+        self.identity = Identity()
+        self.max_bytes = max_bytes
+        self.interval = interval_ms / 1000
+        self.checkpoint_path = wal.directory / "checkpoint.json"
+        self.checkpoint = Checkpoint.load(self.checkpoint_path)
+        self.last_flush_at: float | None = None
+        self.last_error: str | None = None
+        self.events_flushed = 0
+        self.duplicates_dropped = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one batch at a time (thread, shutdown drain, tests)
+        wal.on_append(self._wake.set)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="flusher", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain: bool = True) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join()
+        if drain:
+            while self.flush_once():
+                pass
+
+    @property
+    def lag_bytes(self) -> int:
+        return self.wal.end - self.checkpoint.flushed
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0)
+            if self._stop.is_set():
+                break
+            # Gather for one interval after the first pending record, so inserts are large.
+            time.sleep(self.interval)
+            self._wake.clear()
+            try:
+                while self.flush_once() and not self._stop.is_set():
+                    pass
+                self.last_error = None
+            except Exception as exc:  # keep the thread alive; the batch is replayed on the next wake
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("flush failed; will retry")
+                self.identity.reset_cache()
+                self._stop.wait(1.0)
+                self._wake.set()
+
+    # -- one batch ----------------------------------------------------------------------------------
+    def flush_once(self) -> int:
+        """Flush one batch; returns how many log records it covered (0 when nothing is pending)."""
+        with self._lock:
+            cp = self.checkpoint
+            if cp.inflight:
+                records = self.wal.read(cp.inflight[0], max_bytes=1 << 62, stop=cp.inflight[1])
+            else:
+                records = self.wal.read(cp.flushed, max_bytes=self.max_bytes)
+            if not records:
+                return 0
+            start, end = records[0].position, records[-1].end
+            if cp.inflight != (start, end):
+                self.checkpoint = Checkpoint(cp.flushed, (start, end))
+                self.checkpoint.save(self.checkpoint_path)
+            self._flush(records, start, end)
+            self.checkpoint = Checkpoint(end, None)
+            self.checkpoint.save(self.checkpoint_path)
+            self.wal.trim(end)
+            self.last_flush_at = time.time()
+            return len(records)
+
+    def _flush(self, records: list[Record], start: int, end: int) -> None:
+        batches = [(r.position, orjson.loads(r.payload)) for r in records]
+        token = f"{start}-{end}"
+        with self.meta.session() as session, session.begin():
+            state = session.get(IngestState, "identity_applied")
+            if state is None:
+                state = IngestState(key="identity_applied", value=0)
+                session.add(state)
+            mutate = state.value < end
+            changes = Changes() if mutate else None
+            keys = set()
+            for _, batch in batches:
+                project_id = batch["project_id"]
+                for event in batch["events"]:
+                    for distinct_id in (
+                        event["distinct_id"],
+                        event["anon_distinct_id"],
+                        event["alias"],
+                        event["device_id"],
+                    ):
+                        if distinct_id:
+                            keys.add((project_id, distinct_id))
+            self.identity.preload(session, keys)
+            rows, dedupe_rows, dropped = self._event_rows(session, batches, changes)
+            if changes:
+                self.identity.persist(session, changes)
+                for table, data in Identity.mirror_rows(changes, end).items():
+                    self.engine.insert_json(table, data, dedup_token=f"{table}-{token}")
+            if rows:
+                self.engine.insert_json("events", b"".join(rows), dedup_token=f"events-{token}")
+            if dedupe_rows:
+                self.engine.insert_json("dedupe_keys", b"".join(dedupe_rows), dedup_token=f"dedupe-{token}")
+            state.value = max(state.value, end)
+        self.events_flushed += len(rows)
+        self.duplicates_dropped += dropped
+
+    def _event_rows(
+        self, session: Any, batches: list[tuple[int, dict[str, Any]]], changes: Changes | None
+    ) -> tuple[list[bytes], list[bytes], int]:
+        seen = self._seen_keys(batches)
+        rows: list[bytes] = []
+        dedupe_rows: list[bytes] = []
+        batch_keys: set[tuple[int, int]] = set()
+        dropped = 0
+        for position, batch in batches:
+            project_id = batch["project_id"]
+            for index, event in enumerate(batch["events"]):
+                wal_pos = (position << 20) | index  # unique per event: batches hold < 2**20 events
+                key = dedupe_key(project_id, event)
+                if key is not None:
+                    first = seen.get((project_id, key))
+                    if (first is not None and first != wal_pos) or (project_id, key) in batch_keys:
+                        dropped += 1
+                        continue
+                    batch_keys.add((project_id, key))
+                    if first is None:
+                        dedupe_rows.append(
+                            orjson.dumps(
+                                {
+                                    "project_id": project_id,
+                                    "key": key,
+                                    "wal_pos": wal_pos,
+                                    "seen_at": event["received_at"] // 1000,
+                                }
+                            )
+                            + b"\n"
+                        )
+                person_id, person_props = self.identity.resolve(session, project_id, event, changes)
+                rows.append(_row(project_id, event, person_id, person_props, wal_pos))
+        return rows, dedupe_rows, dropped
+
+    def _seen_keys(self, batches: list[tuple[int, dict[str, Any]]]) -> dict[tuple[int, int], int]:
+        """Keys of this batch already stored within the dedupe window, with the log position they came from."""
+        wanted: dict[int, set[int]] = {}
+        for _, batch in batches:
+            for event in batch["events"]:
+                key = dedupe_key(batch["project_id"], event)
+                if key is not None:
+                    wanted.setdefault(batch["project_id"], set()).add(key)
+        seen: dict[tuple[int, int], int] = {}
+        for project_id, keys in wanted.items():
+            rows = self.engine.query(
+                "SELECT key, min(wal_pos) FROM dedupe_keys WHERE project_id = {p:UInt32} AND key IN {k:Array(UInt64)}"
+                " AND seen_at >= now() - INTERVAL {d:UInt32} DAY GROUP BY key",
+                {"p": project_id, "k": sorted(keys), "d": DEDUPE_DAYS},
+            )
+            seen.update({(project_id, int(k)): int(pos) for k, pos in rows})
+        return seen
+
+
+def _row(project_id: int, event: dict[str, Any], person_id: str, person_props: bytes, wal_pos: int) -> bytes:
+    return (
+        orjson.dumps(
+            {
+                "project_id": project_id,
+                "uuid": event["uuid"],
+                "event": event["event"],
+                "timestamp": event["timestamp"] / 1000,
+                "distinct_id": event["distinct_id"],
+                "person_id": person_id,
+                "properties": orjson.dumps(event["properties"]).decode(),
+                "person_properties": person_props.decode(),
+                "user_id": event["user_id"],
+                "device_id": event["device_id"],
+                "session_id": event["session_id"],
+                "session": event["session"],
+                "insert_id": event["insert_id"],
+                "event_id": event["event_id"],
+                "app_version": event["app_version"],
+                "platform": event["platform"],
+                "os_name": event["os_name"],
+                "os_version": event["os_version"],
+                "device_brand": event["device_brand"],
+                "device_manufacturer": event["device_manufacturer"],
+                "device_model": event["device_model"],
+                "device_type": event["device_type"],
+                "carrier": event["carrier"],
+                "country": event["country"],
+                "region": event["region"],
+                "city": event["city"],
+                "dma": event["dma"],
+                "language": event["language"],
+                "ip": event["ip"],
+                "location_lat": event["location_lat"],
+                "location_lng": event["location_lng"],
+                "library": event["library"],
+                "groups": orjson.dumps(event["groups"]).decode(),
+                "group_properties": orjson.dumps(event["group_properties"]).decode(),
+                "user_properties": orjson.dumps(event["user_properties"]).decode(),
+                "extra": orjson.dumps(event["extra"]).decode(),
+                "client_upload_time": event["client_upload_time"] / 1000,
+                "received_at": event["received_at"] / 1000,
+                "source": event["source"],
+                "wal_pos": wal_pos,
+            }
+        )
+        + b"\n"
+    )
+
+
+def identity_applied(meta: MetaDB) -> int:
+    with meta.session() as session:
+        return session.scalar(select(IngestState.value).where(IngestState.key == "identity_applied")) or 0

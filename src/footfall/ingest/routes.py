@@ -1,0 +1,249 @@
+"""HTTP endpoints of both ingestion flavours. A 200 means the batch is fsynced in the write-ahead log."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from footfall.ingest import amplitude, posthog
+from footfall.ingest.decode import BodyError, maybe_gunzip, posthog_payload
+from footfall.runtime import Runtime
+
+router = APIRouter()
+
+
+class TooLarge(Exception):
+    pass
+
+
+def _cors(request: Request, response: Response) -> Response:
+    """Capture endpoints are called from any site: mirror the origin and requested headers."""
+    origin = request.headers.get("origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+        response.headers["Vary"] = "Origin"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    requested = request.headers.get("access-control-request-headers")
+    response.headers["Access-Control-Allow-Headers"] = requested or "Content-Type, Content-Encoding"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def _json(request: Request, status: int, body: Any) -> Response:
+    return _cors(request, Response(orjson.dumps(body), status_code=status, media_type="application/json"))
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+async def _store(request: Request, project_id: int, events: list[dict[str, Any]], flavour: str) -> None:
+    runtime = _runtime(request)
+    await runtime.wal.append(orjson.dumps({"project_id": project_id, "events": events}))
+    request.app.state.metrics.ingested(flavour, len(events))
+
+
+# -- Amplitude -------------------------------------------------------------------------------------
+async def _amplitude_upload(request: Request, body: Any, size: int, received: int) -> Response:
+    try:
+        api_key, raw_events, min_id_length = amplitude.upload_envelope(body)
+        project = _runtime(request).projects.by_api_key(api_key)
+        if project is None:
+            raise amplitude.AmplitudeError(400, f"Invalid API key: {api_key}")
+        events = amplitude.normalize_events(
+            raw_events, min_id_length, received, body.get("client_upload_time"), _client_ip(request)
+        )
+    except amplitude.AmplitudeError as exc:
+        return _json(request, exc.status, exc.body)
+    await _store(request, project.id, events, "amplitude")
+    return _json(request, 200, amplitude.success(len(events), size, received))
+
+
+async def _amplitude_body(request: Request, limit: int) -> tuple[Any, int] | Response:
+    try:
+        raw = await _body(request, limit)
+        size = len(raw)
+        raw = maybe_gunzip(raw, limit, declared=request.headers.get("content-encoding", "").lower() == "gzip")
+        return amplitude.parse_json(raw), size
+    except TooLarge:
+        return _json(request, 413, {"code": 413, "error": "Payload too large"})
+    except BodyError as exc:
+        status = 413 if exc.too_large else 400
+        return _json(request, status, {"code": status, "error": "Payload too large" if exc.too_large else str(exc)})
+    except amplitude.AmplitudeError as exc:
+        return _json(request, exc.status, exc.body)
+
+
+@router.post("/2/httpapi")
+@router.post("/2/httpapi/")
+async def amplitude_httpapi(request: Request) -> Response:
+    received = _now_ms()
+    parsed = await _amplitude_body(request, amplitude.HTTPAPI_LIMIT)
+    if isinstance(parsed, Response):
+        return parsed
+    return await _amplitude_upload(request, parsed[0], parsed[1], received)
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    fields = {k: v for k, v in request.query_params.items()}
+    if request.method == "POST":
+        raw = await _body(request, amplitude.HTTPAPI_LIMIT)
+        content_type = request.headers.get("content-type", "")
+        if raw and "multipart/form-data" in content_type:
+            form = await request.form()
+            fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+        elif raw:
+            from urllib.parse import parse_qsl
+
+            fields.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return fields
+
+
+async def _identify(request: Request, group: bool) -> Response:
+    received = _now_ms()
+    try:
+        fields = await _form_fields(request)
+    except TooLarge:
+        return _json(request, 413, {"code": 413, "error": "Payload too large"})
+    api_key = fields.get("api_key", "")
+    try:
+        if not api_key:
+            raise amplitude.AmplitudeError(400, "Request missing required field", missing_field="api_key")
+        items = amplitude.identifications(fields.get("identification"), group)
+        project = _runtime(request).projects.by_api_key(api_key)
+        if project is None:
+            raise amplitude.AmplitudeError(400, f"Invalid API key: {api_key}")
+        events = (
+            amplitude.group_events(items, received)
+            if group
+            else amplitude.identify_events(items, received, _client_ip(request))
+        )
+    except amplitude.AmplitudeError as exc:
+        return _json(request, exc.status, exc.body)
+    await _store(request, project.id, events, "amplitude")
+    return _cors(request, Response("success", media_type="text/plain"))
+
+
+@router.api_route("/identify", methods=["GET", "POST"])
+async def amplitude_identify(request: Request) -> Response:
+    return await _identify(request, group=False)
+
+
+@router.api_route("/groupidentify", methods=["GET", "POST"])
+async def amplitude_groupidentify(request: Request) -> Response:
+    return await _identify(request, group=True)
+
+
+# -- PostHog ----------------------------------------------------------------------------------------
+def _query_sent_ms(request: Request) -> int | None:
+    value = request.query_params.get("_", "")
+    # PostHog ignores values that are not milliseconds of a recent year (seconds would look like 1970).
+    return int(value) if value.isdigit() and int(value) > 1_609_459_200_000 else None
+
+
+async def _posthog_body(request: Request, limit: int) -> Any:
+    """The parsed JSON of a capture request; raises PostHogError (or TooLarge)."""
+    try:
+        raw = await _body(request, limit)
+        payload = posthog_payload(
+            raw,
+            request.headers.get("content-type", ""),
+            request.query_params.get("compression", ""),
+            request.query_params.get("data"),
+            limit,
+            request.headers.get("content-encoding", "").lower() == "gzip",
+        )
+    except TooLarge as exc:
+        raise posthog.PostHogError(413, "payload_too_large", "request body is too large") from exc
+    except BodyError as exc:
+        if exc.too_large:
+            raise posthog.PostHogError(413, "payload_too_large", str(exc)) from exc
+        raise posthog.PostHogError(400, "invalid_payload", str(exc)) from exc
+    return posthog.parse_json(payload)
+
+
+async def _posthog_accept(request: Request, body: Any, received: int, engage: bool = False) -> Response:
+    try:
+        token, raw_events, sent_at, historical = posthog.envelope(body, _form_token(request))
+        if engage:
+            raw_events = [posthog.engage_to_identify(e) for e in raw_events]
+        project = _runtime(request).projects.by_api_key(token)
+        if project is None:
+            raise posthog.PostHogError(403, "ingest_key_unknown", "project API key is invalid")
+        events = posthog.normalize_all(
+            raw_events, sent_at, received, _query_sent_ms(request), _client_ip(request), historical
+        )
+    except posthog.PostHogError as exc:
+        return _json(request, exc.status, exc.body)
+    await _store(request, project.id, events, "posthog")
+    return _json(request, 200, {"status": 1})
+
+
+def _form_token(request: Request) -> str | None:
+    return request.query_params.get("api_key") or request.query_params.get("token")
+
+
+_EVENT_PATHS = ["/e", "/i/v0/e", "/capture", "/track", "/engage"]
+
+
+async def posthog_event(request: Request) -> Response:
+    received = _now_ms()
+    if request.method == "OPTIONS":
+        return _cors(request, Response(status_code=204))
+    try:
+        body = await _posthog_body(request, posthog.EVENT_LIMIT)
+    except posthog.PostHogError as exc:
+        return _json(request, exc.status, exc.body)
+    return await _posthog_accept(request, body, received, engage=request.url.path.rstrip("/").endswith("engage"))
+
+
+for _path in _EVENT_PATHS:
+    router.add_api_route(_path, posthog_event, methods=["GET", "POST", "OPTIONS"], include_in_schema=False)
+    router.add_api_route(_path + "/", posthog_event, methods=["GET", "POST", "OPTIONS"], include_in_schema=False)
+
+
+@router.api_route("/batch", methods=["GET", "POST", "OPTIONS"])
+@router.api_route("/batch/", methods=["GET", "POST", "OPTIONS"])
+async def shared_batch(request: Request) -> Response:
+    """PostHog's /batch/ and Amplitude's /batch share a path; Amplitude bodies have `events`, not `batch`.
+
+    Until the body is known, errors carry Amplitude's numeric `code` (its SDKs read it; PostHog's read
+    only the status).
+    """
+    received = _now_ms()
+    if request.method == "OPTIONS":
+        return _cors(request, Response(status_code=204))
+    try:
+        body = await _posthog_body(request, posthog.BATCH_LIMIT)
+    except posthog.PostHogError as exc:
+        error = "Payload too large" if exc.status == 413 else str(exc)
+        return _json(request, exc.status, {"code": exc.status, "error": error})
+    if isinstance(body, dict) and "events" in body and "batch" not in body:
+        size = int(request.headers.get("content-length") or 0)
+        return await _amplitude_upload(request, body, size, received)
+    return await _posthog_accept(request, body, received)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,1 @@
+"""Metadata: projects, keys, users, persons and (later) dashboards, in SQLite or PostgreSQL."""
