@@ -1,0 +1,28 @@
+"""Query-time identity: events count for the person they were merged into (DESIGN rule 4).
+
+Events keep the person_id they were ingested with; `person_overrides` maps merged-away persons to the
+survivor. Every query reads events through `EVENTS_WITH_PERSON`, which applies that map.
+"""
+
+from __future__ import annotations
+
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+# A FROM clause exposing every events column plus `pid`, the merged person; scoped by {project:UInt32}.
+EVENTS_WITH_PERSON = f"""(
+    SELECT e.*, if(o.person_id = toUUID('{ZERO_UUID}'), e.person_id, o.person_id) AS pid
+    FROM events AS e
+    LEFT ANY JOIN (
+        SELECT old_person_id, argMax(person_id, version) AS person_id
+        FROM person_overrides WHERE project_id = {{project:UInt32}} GROUP BY old_person_id
+    ) AS o ON e.person_id = o.old_person_id
+    WHERE e.project_id = {{project:UInt32}}
+)"""
+
+# Current persons of a project (newest version, not deleted).
+CURRENT_PERSONS = """(
+    SELECT id, argMax(created_at, version) AS created_at, argMax(properties, version) AS properties,
+           argMax(is_identified, version) AS is_identified
+    FROM persons WHERE project_id = {project:UInt32}
+    GROUP BY id HAVING argMax(is_deleted, version) = 0
+)"""
