@@ -13,7 +13,8 @@ from tests.conftest import flush
 
 def _events(runtime: Runtime, project: dict[str, Any]) -> list[list[Any]]:
     return runtime.engine.query(
-        f"SELECT event, distinct_id, toString(pid), person_properties FROM {EVENTS_WITH_PERSON} ORDER BY timestamp, event",
+        "SELECT event, distinct_id, toString(pid), person_properties"
+        f" FROM {EVENTS_WITH_PERSON} ORDER BY timestamp, event",
         {"project": project["id"]},
     )
 
