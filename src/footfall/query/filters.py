@@ -1,0 +1,134 @@
+"""Property references and filter operators compiled to SQL. Keys and values are always bound."""
+
+from __future__ import annotations
+
+import re
+
+from footfall.query.spec import EventSelector, Op, PropertyFilter, PropertyRef, Source
+from footfall.query.sql import Params, and_all
+
+# First-class events columns a filter or breakdown may name (a fixed list: never a user string in SQL).
+COLUMNS = frozenset(
+    {
+        "event",
+        "distinct_id",
+        "user_id",
+        "device_id",
+        "session",
+        "insert_id",
+        "app_version",
+        "platform",
+        "os_name",
+        "os_version",
+        "device_brand",
+        "device_manufacturer",
+        "device_model",
+        "device_type",
+        "carrier",
+        "country",
+        "region",
+        "city",
+        "dma",
+        "language",
+        "ip",
+        "library",
+        "source",
+    }
+)
+
+# Events that record identity operations, not user behaviour: "any event" leaves them out.
+IDENTITY_EVENTS = ("$identify", "$groupidentify", "$create_alias", "$set")
+
+
+class FilterError(ValueError):
+    """A filter the caller got wrong (unknown column, a non-number for a numeric operator, a bad regex)."""
+
+
+def _json_column(ref: PropertyRef) -> str:
+    return "properties" if ref.source is Source.EVENT else "person_properties"
+
+
+def value_sql(ref: PropertyRef, p: Params) -> str:
+    """The property as a string ('' when unset); JSON numbers and booleans as written ('3', 'true')."""
+    if ref.source is Source.COLUMN:
+        if ref.key not in COLUMNS:
+            raise FilterError(f"unknown property: {ref.key}")
+        return f"toString({ref.key})"
+    col, key = _json_column(ref), p(ref.key)
+    return (
+        f"if(JSONType({col}, {key}) = 'String', JSONExtractString({col}, {key}), "
+        f"if(JSONType({col}, {key}) = 'Null', '', JSONExtractRaw({col}, {key})))"
+    )
+
+
+def is_set_sql(ref: PropertyRef, p: Params) -> str:
+    if ref.source is Source.COLUMN:
+        return f"{value_sql(ref, p)} != ''"
+    col, key = _json_column(ref), p(ref.key)
+    return f"JSONType({col}, {key}) NOT IN ('Null', 'None')"
+
+
+def _number(values: tuple[str, ...]) -> float:
+    try:
+        return float(values[0])
+    except (IndexError, ValueError) as exc:
+        raise FilterError(f"a number is needed, got {list(values)[:1]}") from exc
+
+
+def _regex(values: tuple[str, ...]) -> str:
+    pattern = values[0] if values else ""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FilterError(f"invalid regular expression: {exc}") from exc
+    return pattern
+
+
+def filter_sql(f: PropertyFilter, p: Params) -> str:
+    op, ref = f.op, f.prop
+    if ref.source is Source.COHORT or op in (Op.IN_COHORT, Op.NOT_IN_COHORT):
+        raise FilterError("cohort filters are not supported yet")
+    if op is Op.IS_SET:
+        return is_set_sql(ref, p)
+    if op is Op.IS_NOT_SET:
+        return f"NOT ({is_set_sql(ref, p)})"
+    value = value_sql(ref, p)
+    values = p(list(f.values), "Array(String)")
+    if op is Op.EQ:
+        return f"has({values}, {value})"
+    if op is Op.NEQ:
+        return f"NOT has({values}, {value})"
+    if op in (Op.CONTAINS, Op.NOT_CONTAINS):
+        match = f"multiSearchAnyCaseInsensitiveUTF8({value}, {values})" if f.values else "0"
+        return match if op is Op.CONTAINS else f"NOT ({match})"
+    if op in (Op.REGEX, Op.NOT_REGEX):
+        match = f"match({value}, {p(_regex(f.values))})"
+        return match if op is Op.REGEX else f"NOT ({match})"
+    if op in (Op.GT, Op.GTE, Op.LT, Op.LTE):
+        sign = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<="}[op]
+        return f"toFloat64OrNull({value}) {sign} {p(_number(f.values), 'Float64')}"
+    if op in (Op.DATE_BEFORE, Op.DATE_AFTER):
+        sign = "<" if op is Op.DATE_BEFORE else ">"
+        bound = f"parseDateTime64BestEffortOrNull({p(f.values[0] if f.values else '')}, 3, 'UTC')"
+        return f"parseDateTime64BestEffortOrNull({value}, 3, 'UTC') {sign} {bound}"
+    if op in (Op.SET_CONTAINS, Op.SET_NOT_CONTAINS):
+        if ref.source is Source.COLUMN:
+            raise FilterError("set operators apply to array properties")
+        col, key = _json_column(ref), p(ref.key)
+        match = f"hasAny(JSONExtract({col}, {key}, 'Array(String)'), {values})"
+        return match if op is Op.SET_CONTAINS else f"NOT ({match})"
+    raise FilterError(f"unsupported operator: {op}")
+
+
+def filters_sql(filters: tuple[PropertyFilter, ...], p: Params) -> str:
+    return and_all([filter_sql(f, p) for f in filters])
+
+
+def selector_sql(selector: EventSelector, p: Params) -> str:
+    """An event name (or any analytics event) and its own filters."""
+    name = (
+        f"event = {p(selector.event)}"
+        if selector.event is not None
+        else (f"event NOT IN {p(list(IDENTITY_EVENTS), 'Array(String)')}")
+    )
+    return and_all([name, *(filter_sql(f, p) for f in selector.filters)])

@@ -1,0 +1,134 @@
+"""What a question asks, independent of which API asked it. API modules translate into these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Interval(StrEnum):
+    MINUTE5 = "5minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class Op(StrEnum):
+    EQ = "eq"
+    NEQ = "neq"
+    CONTAINS = "contains"
+    NOT_CONTAINS = "not_contains"
+    REGEX = "regex"
+    NOT_REGEX = "not_regex"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    IS_SET = "is_set"
+    IS_NOT_SET = "is_not_set"
+    SET_CONTAINS = "set_contains"  # an array property holds any of the values
+    SET_NOT_CONTAINS = "set_not_contains"
+    DATE_BEFORE = "date_before"
+    DATE_AFTER = "date_after"
+    IN_COHORT = "in_cohort"
+    NOT_IN_COHORT = "not_in_cohort"
+
+
+class Source(StrEnum):
+    EVENT = "event"  # a key of the event's properties
+    PERSON = "person"  # a key of the person's properties at event time
+    COLUMN = "column"  # a first-class events column (country, platform, os_name, ...)
+    COHORT = "cohort"  # membership of a cohort (values are cohort ids)
+
+
+@dataclass(frozen=True)
+class PropertyRef:
+    source: Source
+    key: str
+
+
+@dataclass(frozen=True)
+class PropertyFilter:
+    prop: PropertyRef
+    op: Op
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventSelector:
+    """An event (None: any analytics event) narrowed by property filters (ANDed)."""
+
+    event: str | None
+    filters: tuple[PropertyFilter, ...] = ()
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Whole local days [start, end] in the project's time zone, or exact instants for sub-day ranges."""
+
+    start: dt.datetime
+    end: dt.datetime  # exclusive
+    timezone: str = "UTC"
+
+    @classmethod
+    def days(cls, first: dt.date, last: dt.date, timezone: str) -> DateRange:
+        return cls(
+            dt.datetime.combine(first, dt.time()), dt.datetime.combine(last + dt.timedelta(days=1), dt.time()), timezone
+        )
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asked about: the project, the window, and conditions on every event (ANDed)."""
+
+    project_id: int
+    date_range: DateRange
+    interval: Interval = Interval.DAY
+    filters: tuple[PropertyFilter, ...] = ()
+    week_start: int = 0  # 0 Sunday, 1 Monday
+
+
+class Math(StrEnum):
+    TOTAL = "total"
+    UNIQUES = "uniques"
+    UNIQUE_SESSIONS = "unique_sessions"
+    PER_USER = "per_user"  # totals / uniques
+    SUM = "sum"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    MEDIAN = "median"
+    P90 = "p90"
+    P95 = "p95"
+    P99 = "p99"
+
+
+@dataclass(frozen=True)
+class Series:
+    selector: EventSelector
+    math: Math = Math.TOTAL
+    math_property: PropertyRef | None = None
+
+
+@dataclass(frozen=True)
+class TrendsQuery:
+    scope: Scope
+    series: tuple[Series, ...]
+    breakdowns: tuple[PropertyRef, ...] = ()
+    breakdown_limit: int = 100
+
+
+@dataclass
+class SeriesResult:
+    series_index: int
+    breakdown: tuple[str, ...]
+    values: list[float]
+    total: float  # the metric over the whole range (uniques are not the sum of daily uniques)
+
+
+@dataclass
+class TrendsResult:
+    buckets: list[dt.datetime]
+    series: list[SeriesResult] = field(default_factory=list)

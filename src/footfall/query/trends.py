@@ -1,0 +1,82 @@
+"""Trends (Amplitude's event segmentation, PostHog's TrendsQuery): a metric per time bucket and breakdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from footfall.engine import Engine
+from footfall.query.events import source_sql
+from footfall.query.filters import filters_sql, selector_sql, value_sql
+from footfall.query.spec import Math, Series, SeriesResult, TrendsQuery, TrendsResult
+from footfall.query.sql import Params, and_all
+from footfall.query.timerange import bucket_sql, buckets, parse_bucket, window_sql
+
+_PROPERTY_MATH = {
+    Math.SUM: "sum({x})",
+    Math.AVG: "avg({x})",
+    Math.MIN: "min({x})",
+    Math.MAX: "max({x})",
+    Math.MEDIAN: "quantileExact(0.5)({x})",
+    Math.P90: "quantileExact(0.9)({x})",
+    Math.P95: "quantileExact(0.95)({x})",
+    Math.P99: "quantileExact(0.99)({x})",
+}
+
+
+class TrendsError(ValueError):
+    pass
+
+
+def aggregate_sql(series: Series, p: Params) -> str:
+    if series.math is Math.TOTAL:
+        return "toFloat64(count())"
+    if series.math is Math.UNIQUES:
+        return "toFloat64(uniqExact(pid))"
+    if series.math is Math.UNIQUE_SESSIONS:
+        return "toFloat64(uniqExactIf(session, session != ''))"
+    if series.math is Math.PER_USER:
+        return "count() / greatest(uniqExact(pid), 1)"
+    if series.math_property is None:
+        raise TrendsError(f"math {series.math} needs a property")
+    number = f"toFloat64OrNull({value_sql(series.math_property, p)})"
+    return f"ifNull(toFloat64({_PROPERTY_MATH[series.math].format(x=number)}), 0)"
+
+
+def run_trends(engine: Engine, query: TrendsQuery) -> TrendsResult:
+    scope = query.scope
+    if len(query.breakdowns) > 2:
+        raise TrendsError("at most two breakdowns")
+    x = buckets(scope.date_range, scope.interval, scope.week_start)
+    result = TrendsResult(x)
+    for index, series in enumerate(query.series):
+        result.series.extend(_series(engine, query, index, series, x))
+    return result
+
+
+def _series(engine: Engine, query: TrendsQuery, index: int, series: Series, x: list[Any]) -> list[SeriesResult]:
+    scope = query.scope
+    p = Params()
+    tz = p(scope.date_range.timezone)
+    where = and_all([window_sql(scope, p), selector_sql(series.selector, p), filters_sql(scope.filters, p)])
+    groups = [f"{value_sql(ref, p)} AS g{i}" for i, ref in enumerate(query.breakdowns)]
+    group_names = [f"g{i}" for i in range(len(groups))]
+    sets = f"(b{''.join(', ' + g for g in group_names)}), ({', '.join(group_names)})"
+    sql = f"""
+        SELECT toString({bucket_sql(scope.interval, tz, scope.week_start)}) AS b, {"".join(g + ", " for g in groups)}
+               {aggregate_sql(series, p)} AS v, grouping(b) AS is_total
+        FROM {source_sql(p, scope.project_id, where)}
+        GROUP BY GROUPING SETS ({sets})"""
+    rows = engine.query(sql, p.values)
+    position = {bucket: i for i, bucket in enumerate(x)}
+    per_group: dict[tuple[str, ...], SeriesResult] = {}
+    for row in rows:
+        key = tuple(row[1 : 1 + len(groups)])
+        out = per_group.setdefault(key, SeriesResult(index, key, [0.0] * len(x), 0.0))
+        if row[-1]:
+            out.total = float(row[-2])
+        elif (slot := position.get(parse_bucket(row[0]))) is not None:
+            out.values[slot] = float(row[-2])
+    if not groups and not per_group:  # nothing happened: still one series, all zeros
+        per_group[()] = SeriesResult(index, (), [0.0] * len(x), 0.0)
+    ranked = sorted(per_group.values(), key=lambda s: (-s.total, s.breakdown))
+    return ranked[: query.breakdown_limit] if query.breakdowns else ranked
