@@ -132,3 +132,36 @@ class SeriesResult:
 class TrendsResult:
     buckets: list[dt.datetime]
     series: list[SeriesResult] = field(default_factory=list)
+
+
+class FunnelOrder(StrEnum):
+    ORDERED = "ordered"  # steps in order, other events allowed between
+    STRICT = "strict"  # steps in order with no other event between (Amplitude "sequential")
+    UNORDERED = "unordered"  # all steps within the window, in any order
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    scope: Scope
+    steps: tuple[EventSelector, ...]
+    window_ms: int = 30 * 86_400_000
+    order: FunnelOrder = FunnelOrder.ORDERED
+    breakdown: PropertyRef | None = None
+    breakdown_limit: int = 100
+    # Amplitude lets later steps happen after the range (within the window); PostHog keeps all in range.
+    convert_past_range: bool = True
+
+
+@dataclass
+class FunnelGroup:
+    breakdown: str | None
+    counts: list[int]  # persons reaching each step
+    avg_ms: list[float | None]  # mean time from the previous step, per step (None for the first)
+    median_ms: list[float | None]
+    by_bucket: dict[dt.datetime, list[int]] = field(default_factory=dict)  # counts by the bucket of entry
+
+
+@dataclass
+class FunnelResult:
+    buckets: list[dt.datetime]
+    groups: list[FunnelGroup]

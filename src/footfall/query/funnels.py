@@ -1,0 +1,128 @@
+"""Funnels: how many persons reach each step within the conversion window, and how long each step takes.
+
+One pass per person. Events are sorted by time (ties by step) and folded with `arrayFold`; the state keeps,
+for each step k, the latest chain of timestamps that reaches step k within the window of its first step
+(a later start leaves more room to convert), and the first chain that reached the highest step so far.
+Counts and conversion times therefore come from the same path. Strict order resets every chain an event
+does not extend. Unordered funnels count, for the best anchor event, the distinct steps within its window.
+"""
+
+from __future__ import annotations
+
+from footfall.engine import Engine
+from footfall.query.events import source_sql
+from footfall.query.filters import filters_sql, selector_sql, value_sql
+from footfall.query.spec import EventSelector, FunnelGroup, FunnelOrder, FunnelQuery, FunnelResult
+from footfall.query.sql import Params, and_all
+from footfall.query.timerange import bucket_sql, buckets, parse_bucket
+
+MAX_STEPS = 64
+
+
+class FunnelError(ValueError):
+    pass
+
+
+def _fold_sql(steps: int, order: FunnelOrder) -> str:
+    """The fold over `evs` (Array(Tuple(ms, mask, in_range))): slots 1..N hold each step's latest chain,
+    slot N+1 the longest chain seen before the current event (strict order may reset the others)."""
+    keep = "[]" if order is FunnelOrder.STRICT else "st[k]"
+    extend = (
+        "if(bitTest(ev.2, k - 1) AND if(k = 1, ev.3 = 1, "
+        "length(st[k - 1]) > 0 AND ev.1 - st[k - 1][1] <= {window:Int64}), "
+        f"if(k = 1, [ev.1], arrayPushBack(st[k - 1], ev.1)), {keep})"
+    )
+    longest = f"arrayFold((b, c) -> if(length(c) > length(b), c, b), arraySlice(st, 1, {steps}), st[{steps + 1}])"
+    return (
+        f"arrayFold((st, ev) -> arrayMap(k -> if(k <= {steps}, {extend}, {longest}), range(1, {steps + 2})), "
+        f"evs, arrayResize([[]]::Array(Array(Int64)), {steps + 1}))"
+    )
+
+
+def _best_sql(steps: int) -> str:
+    """The longest chain of a final fold state `st`."""
+    return f"arrayFold((b, c) -> if(length(c) > length(b), c, b), arraySlice(st, 1, {steps}), st[{steps + 1}])"
+
+
+def _unordered_sql(steps: int) -> str:
+    """The best anchor's chain: its steps' first times within the window, in time order."""
+    firsts = (
+        "arrayFilter(t -> t > 0, arrayMap(k -> arrayMin(arrayMap(e -> if(bitTest(e.2, k - 1) AND e.1 >= a.1 "
+        f"AND e.1 - a.1 <= {{window:Int64}}, e.1, 9223372036854775807), evs)), range(1, {steps} + 1)))"
+    )
+    chains = (
+        f"arrayMap(a -> arraySort(arrayFilter(t -> t < 9223372036854775807, {firsts})), arrayFilter(e -> e.3 = 1, evs))"
+    )
+    return f"arrayFold((b, c) -> if(length(c) > length(b), c, b), {chains}, []::Array(Int64))"
+
+
+def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
+    n = len(query.steps)
+    if not 1 <= n <= MAX_STEPS:
+        raise FunnelError(f"a funnel has 1 to {MAX_STEPS} steps")
+    if query.window_ms <= 0:
+        raise FunnelError("the conversion window must be positive")
+    scope, rng = query.scope, query.scope.date_range
+    p = Params(window=query.window_ms)
+    tz = p(rng.timezone)
+    start = f"toDateTime64({p(rng.start.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})"
+    end = f"toDateTime64({p(rng.end.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})"
+    last = f"{end} + toIntervalMillisecond({{window:Int64}})" if query.convert_past_range else end
+    step_conds = [selector_sql(s, p) for s in query.steps]
+    mask = " + ".join(f"bitShiftLeft(toUInt64({c}), {i})" for i, c in enumerate(step_conds))
+    conditions = [f"timestamp >= {start}", f"timestamp < {last}", filters_sql(scope.filters, p)]
+    if query.order is FunnelOrder.STRICT:  # strict order reads every event: any other one breaks a chain
+        conditions.append(selector_sql(EventSelector(None), p))
+    else:
+        conditions.append(" OR ".join(f"({c})" for c in step_conds))
+    breakdown = value_sql(query.breakdown, p) if query.breakdown else "''"
+    if query.order is FunnelOrder.UNORDERED:
+        state, chain = "0", _unordered_sql(n)
+    else:
+        state, chain = _fold_sql(n, query.order), _best_sql(n)
+    times = ", ".join(
+        f"avgIf(chain[{k}] - chain[{k - 1}], length(chain) >= {k}), "
+        f"quantileExactIf(0.5)(chain[{k}] - chain[{k - 1}], length(chain) >= {k})"
+        for k in range(2, n + 1)
+    )
+    counts = ", ".join(f"countIf(length(chain) >= {k})" for k in range(1, n + 1))
+    sql = f"""
+    SELECT bd, toString(entry) AS entry_bucket, grouping(entry) AS is_total, [{counts}] AS counts
+           {", " + times if times else ""}
+    FROM (
+        SELECT bd, chain,
+               {bucket_sql(scope.interval, tz, scope.week_start, "fromUnixTimestamp64Milli(chain[1], 'UTC')")} AS entry
+        FROM (
+            SELECT bd, {chain} AS chain FROM (
+                SELECT bd, evs, {state} AS st FROM (
+                    SELECT pid,
+                           arraySort(e -> (e.1, e.2), groupArray((toUnixTimestamp64Milli(timestamp), mask,
+                               toUInt8(timestamp >= {start} AND timestamp < {end})))) AS evs,
+                           argMinIf({breakdown}, timestamp, bitTest(mask, 0) AND timestamp < {end}) AS bd
+                    FROM (SELECT *, {mask} AS mask FROM {source_sql(p, scope.project_id, and_all(conditions))})
+                    GROUP BY pid
+                )
+            )
+        )
+        WHERE length(chain) > 0
+    )
+    GROUP BY GROUPING SETS ((bd), (bd, entry))"""
+    rows = engine.query(sql, p.values)
+    x = buckets(rng, scope.interval, scope.week_start)
+    groups: dict[str, FunnelGroup] = {}
+    for row in rows:
+        bd, bucket, is_total, counts_row = row[0], row[1], row[2], [int(c) for c in row[3]]
+        group = groups.setdefault(bd, FunnelGroup(bd if query.breakdown else None, [0] * n, [None] * n, [None] * n))
+        if is_total:
+            group.counts = counts_row
+            for k in range(1, n):
+                avg, median = row[4 + 2 * (k - 1)], row[5 + 2 * (k - 1)]
+                reached = counts_row[k] > 0
+                group.avg_ms[k] = float(avg) if reached else None
+                group.median_ms[k] = float(median) if reached else None
+        else:
+            group.by_bucket[parse_bucket(bucket)] = counts_row
+    ranked = sorted(groups.values(), key=lambda g: (-g.counts[0], g.breakdown or ""))
+    if not ranked:
+        ranked = [FunnelGroup(None, [0] * n, [None] * n, [None] * n)]
+    return FunnelResult(x, ranked[: query.breakdown_limit])
