@@ -165,3 +165,42 @@ class FunnelGroup:
 class FunnelResult:
     buckets: list[dt.datetime]
     groups: list[FunnelGroup]
+
+
+class RetentionMode(StrEnum):
+    N_DAY = "n_day"  # returned in exactly the k-th interval after the cohort's
+    ROLLING = "rolling"  # returned in the k-th interval or any later one (unbounded)
+    BRACKET = "bracket"  # returned within each bracket [lo, hi] of intervals
+
+
+class CohortBy(StrEnum):
+    FIRST_IN_RANGE = "first_in_range"  # Amplitude: a person's first start event in the range
+    EVERY = "every"  # PostHog recurring: every interval with a start event
+    FIRST_EVER = "first_ever"  # PostHog first_time / Amplitude `_new`: the first start event ever
+
+
+@dataclass(frozen=True)
+class RetentionQuery:
+    scope: Scope
+    start: EventSelector
+    returning: EventSelector
+    periods: int = 10
+    mode: RetentionMode = RetentionMode.N_DAY
+    brackets: tuple[tuple[int, int], ...] = ()
+    cohort_by: CohortBy = CohortBy.FIRST_IN_RANGE
+    breakdown: PropertyRef | None = None
+
+
+@dataclass
+class RetentionCohort:
+    bucket: dt.datetime
+    size: int
+    counts: list[int]  # per column: offsets 0..periods, or per bracket
+    incomplete: list[bool]
+
+
+@dataclass
+class RetentionResult:
+    columns: list[tuple[int, int]]  # the [lo, hi] offsets each count covers
+    groups: dict[str, list[RetentionCohort]]  # by breakdown value ("" without a breakdown)
+    combined: dict[str, tuple[int, list[int]]]  # persons over all cohorts, each counted once

@@ -70,3 +70,15 @@ def buckets(rng: DateRange, interval: Interval, week_start: int = 0) -> list[dt.
 
 def parse_bucket(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
+
+
+def bucket_index_sql(interval: Interval, tz: str, origin: dt.datetime, p: Params, column: str = "timestamp") -> str:
+    """Whole local intervals between `origin` (an aligned local bucket start) and `column`: 0, 1, 2, …"""
+    if interval in (Interval.DAY, Interval.WEEK):
+        days = f"dateDiff('day', {p(origin.date().isoformat(), 'Date')}, toDate({column}, {tz}))"
+        return days if interval is Interval.DAY else f"toInt64(floor({days} / 7))"
+    if interval is Interval.MONTH:
+        return f"(toYear({column}, {tz}) * 12 + toMonth({column}, {tz}) - {origin.year * 12 + origin.month})"
+    seconds = 3600 if interval is Interval.HOUR else 300
+    origin_sql = f"toUnixTimestamp(toDateTime({p(origin.strftime('%Y-%m-%d %H:%M:%S'))}, {tz}))"
+    return f"toInt64(floor((toUnixTimestamp({column}) - {origin_sql}) / {seconds}))"

@@ -1,0 +1,125 @@
+"""Retention: of the persons who did the start event in an interval, how many came back k intervals later.
+
+Intervals are numbered in the project's calendar from the range's first bucket, so DST and month lengths
+never shift a cohort. Each result column is an offset range [lo, hi]: n-day columns are [k, k], rolling ones
+[k, ∞), brackets as given; column 0 of the SQL is the cohort itself (its size).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from footfall.engine import Engine
+from footfall.query.events import source_sql
+from footfall.query.filters import filters_sql, selector_sql, value_sql
+from footfall.query.spec import CohortBy, Interval, RetentionCohort, RetentionMode, RetentionQuery, RetentionResult
+from footfall.query.sql import Params, and_all
+from footfall.query.timerange import advance, align, bucket_index_sql, buckets
+
+UNBOUNDED = 1 << 30
+
+
+class RetentionError(ValueError):
+    pass
+
+
+def columns_of(query: RetentionQuery) -> list[tuple[int, int]]:
+    if query.mode is RetentionMode.BRACKET:
+        if not query.brackets or any(lo > hi or lo < 0 for lo, hi in query.brackets):
+            raise RetentionError("brackets are [low, high] interval ranges with 0 <= low <= high")
+        return list(query.brackets)
+    if not 0 <= query.periods <= 1000:
+        raise RetentionError("periods must be between 0 and 1000")
+    if query.mode is RetentionMode.ROLLING:
+        return [(k, UNBOUNDED) for k in range(query.periods + 1)]
+    return [(k, k) for k in range(query.periods + 1)]
+
+
+def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None = None) -> RetentionResult:
+    scope, rng = query.scope, query.scope.date_range
+    columns = columns_of(query)
+    cohorts = buckets(rng, scope.interval, scope.week_start)
+    origin = align(rng.start, scope.interval, scope.week_start)
+    p = Params()
+    tz = p(rng.timezone)
+    index = bucket_index_sql(scope.interval, tz, origin, p)
+    start_cond, return_cond = selector_sql(query.start, p), selector_sql(query.returning, p)
+    n_cohorts = len(cohorts)
+    conditions = [f"({start_cond}) OR ({return_cond})", filters_sql(scope.filters, p)]
+    if all(hi < UNBOUNDED for _, hi in columns):  # returns later than the last column cannot count
+        last = advance(origin, scope.interval, n_cohorts + max(hi for _, hi in columns))
+        conditions.append(f"timestamp < toDateTime64({p(last.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})")
+    if query.cohort_by is not CohortBy.FIRST_EVER:  # first-ever needs the start events before the range too
+        conditions.append(f"timestamp >= toDateTime64({p(origin.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})")
+    in_range = f"i >= 0 AND i < {n_cohorts}"
+    cohort_expr = {
+        CohortBy.FIRST_IN_RANGE: f"arraySlice(arraySort(groupUniqArrayIf(i, s AND {in_range})), 1, 1)",
+        CohortBy.EVERY: f"groupUniqArrayIf(i, s AND {in_range})",
+        CohortBy.FIRST_EVER: f"arrayFilter(c -> c >= 0 AND c < {n_cohorts}, [minIf(i, s)])",
+    }[query.cohort_by]
+    breakdown = value_sql(query.breakdown, p) if query.breakdown else "''"
+    los = p([lo for lo, _ in columns], "Array(Int64)")
+    his = p([hi for _, hi in columns], "Array(Int64)")
+    sql = f"""
+    SELECT bd, cohort, col, grouping(cohort) AS combined, uniqExact(pid) AS persons
+    FROM (
+        SELECT pid, bd, cohort,
+               arrayJoin(arrayConcat([0], arrayFilter(x -> x > 0, arrayMap((lo, hi, n) ->
+                   if(arrayExists(r -> r - cohort >= lo AND r - cohort <= hi, returns), n, 0),
+                   {los}, {his}, arrayEnumerate({los}))))) AS col
+        FROM (
+            SELECT pid, {cohort_expr} AS cohorts, groupUniqArrayIf(i, r) AS returns,
+                   argMinIf({breakdown}, timestamp, s) AS bd
+            FROM (SELECT *, {index} AS i, toUInt8({start_cond}) AS s, toUInt8({return_cond}) AS r
+                  FROM {source_sql(p, scope.project_id, and_all(conditions))})
+            GROUP BY pid
+        )
+        ARRAY JOIN cohorts AS cohort
+    )
+    GROUP BY GROUPING SETS ((bd, cohort, col), (bd, col))"""
+    rows = engine.query(sql, p.values)
+    return _shape(rows, cohorts, columns, scope.interval, now or dt.datetime.now(dt.UTC), rng.timezone)
+
+
+def _shape(
+    rows: list[list[Any]],
+    cohorts: list[dt.datetime],
+    columns: list[tuple[int, int]],
+    interval: Interval,
+    now: dt.datetime,
+    timezone: str,
+) -> RetentionResult:
+    local_now = now.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None)
+    groups: dict[str, list[RetentionCohort]] = {}
+    combined: dict[str, tuple[int, list[int]]] = {}
+    for bd, cohort, col, is_combined, persons in rows:
+        if is_combined:
+            size, counts = combined.get(bd, (0, [0] * len(columns)))
+            if col == 0:
+                size = int(persons)
+            else:
+                counts[col - 1] = int(persons)
+            combined[bd] = (size, counts)
+            continue
+        table = groups.setdefault(
+            bd,
+            [
+                RetentionCohort(
+                    b, 0, [0] * len(columns), [advance(b, interval, lo + 1) > local_now for lo, _ in columns]
+                )
+                for b in cohorts
+            ],
+        )
+        if col == 0:
+            table[cohort].size = int(persons)
+        else:
+            table[cohort].counts[col - 1] = int(persons)
+    if not groups:
+        groups[""] = [
+            RetentionCohort(b, 0, [0] * len(columns), [advance(b, interval, lo + 1) > local_now for lo, _ in columns])
+            for b in cohorts
+        ]
+        combined[""] = (0, [0] * len(columns))
+    return RetentionResult(columns, groups, combined)
