@@ -1,0 +1,1 @@
+"""Amplitude's Dashboard REST and Export APIs."""

@@ -1,0 +1,214 @@
+"""Amplitude Dashboard REST parameters (`e`, `s`, `g`, `start`, `end`, `i`, …) translated into query specs.
+
+Every problem raises `BadRequest`, answered as Amplitude does: 400 with `HTTP 400: Bad Request (<reason>)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from footfall.query.spec import DateRange, EventSelector, Interval, Op, PropertyFilter, PropertyRef, Source
+
+
+class BadRequest(ValueError):
+    """A parameter Amplitude would refuse; the message is the reason shown to the caller."""
+
+
+# Amplitude's built-in user properties: most are per-event columns, a few live on the person.
+BUILTIN_USER_PROPERTIES = {
+    "version": PropertyRef(Source.COLUMN, "app_version"),
+    "country": PropertyRef(Source.COLUMN, "country"),
+    "city": PropertyRef(Source.COLUMN, "city"),
+    "region": PropertyRef(Source.COLUMN, "region"),
+    "DMA": PropertyRef(Source.COLUMN, "dma"),
+    "dma": PropertyRef(Source.COLUMN, "dma"),
+    "language": PropertyRef(Source.COLUMN, "language"),
+    "platform": PropertyRef(Source.COLUMN, "platform"),
+    "os": PropertyRef(Source.COLUMN, "os_name"),
+    "device": PropertyRef(Source.COLUMN, "device_model"),
+    "device_type": PropertyRef(Source.COLUMN, "device_type"),
+    "carrier": PropertyRef(Source.COLUMN, "carrier"),
+    "library": PropertyRef(Source.COLUMN, "library"),
+    "user_id": PropertyRef(Source.COLUMN, "user_id"),
+    "device_id": PropertyRef(Source.COLUMN, "device_id"),
+    "start_version": PropertyRef(Source.PERSON, "start_version"),
+    "paying": PropertyRef(Source.PERSON, "paying"),
+}
+
+OPERATORS = {
+    "is": Op.EQ,
+    "is not": Op.NEQ,
+    "contains": Op.CONTAINS,
+    "does not contain": Op.NOT_CONTAINS,
+    "less": Op.LT,
+    "less or equal": Op.LTE,
+    "greater": Op.GT,
+    "greater or equal": Op.GTE,
+    "set is": Op.SET_CONTAINS,
+    "set is not": Op.SET_NOT_CONTAINS,
+}
+
+# `i` → interval and the longest range Amplitude allows for it, in days.
+INTERVALS = {
+    "-300000": (Interval.MINUTE5, 2),
+    "-3600000": (Interval.HOUR, 7),
+    "1": (Interval.DAY, 365),
+    "7": (Interval.WEEK, 365 * 2),
+    "30": (Interval.MONTH, 365 * 3),
+}
+
+# Pseudo events selecting any analytics event (footfall has no inactive events, so both are the same).
+ANY_EVENTS = frozenset({"_all", "_active"})
+
+
+def json_param(raw: str | None, name: str) -> Any:
+    if raw is None or raw == "":
+        raise BadRequest(f"Missing required parameter: {name}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Invalid JSON in parameter {name}") from exc
+
+
+def user_property(name: Any) -> PropertyRef:
+    if not isinstance(name, str) or not name:
+        raise BadRequest("A property name must be a non-empty string")
+    if name.startswith("gp:"):
+        return PropertyRef(Source.PERSON, name[3:])
+    return BUILTIN_USER_PROPERTIES.get(name) or PropertyRef(Source.PERSON, name)
+
+
+def property_ref(kind: Any, name: Any) -> PropertyRef:
+    if kind == "event":
+        if not isinstance(name, str) or not name:
+            raise BadRequest("A property name must be a non-empty string")
+        return PropertyRef(Source.EVENT, name)
+    if kind in ("user", None):
+        return user_property(name)
+    raise BadRequest(f"Unknown property type: {kind}")
+
+
+def _values(raw: Any) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            out.append("true" if item else "false")
+        elif isinstance(item, str | int | float):
+            out.append(str(item))
+        else:
+            raise BadRequest("Filter values must be strings or numbers")
+    return tuple(out)
+
+
+def _operator(raw: Any) -> Op:
+    op = OPERATORS.get(raw) if isinstance(raw, str) else None
+    if op is None:
+        raise BadRequest(f"Unknown filter operator: {raw}")
+    return op
+
+
+def event_filter(raw: Any) -> PropertyFilter:
+    if not isinstance(raw, dict):
+        raise BadRequest("Each filter must be an object")
+    prop = property_ref(raw.get("subprop_type", "event"), raw.get("subprop_key"))
+    return PropertyFilter(prop, _operator(raw.get("subprop_op")), _values(raw.get("subprop_value", [])))
+
+
+def event(raw: str | None, name: str = "e") -> tuple[EventSelector, tuple[PropertyRef, ...]]:
+    """An `e` parameter: the selector and its `group_by` properties."""
+    value = json_param(raw, name)
+    if not isinstance(value, dict):
+        raise BadRequest(f"Parameter {name} must be an event object")
+    event_type = value.get("event_type")
+    if not isinstance(event_type, str) or not event_type:
+        raise BadRequest(f"Parameter {name} needs an event_type")
+    filters = value.get("filters") or []
+    groups = value.get("group_by") or []
+    if not isinstance(filters, list) or not isinstance(groups, list):
+        raise BadRequest(f"filters and group_by of {name} must be lists")
+    if len(groups) > 2:
+        raise BadRequest("At most two group-by properties")
+    group_refs = []
+    for group in groups:
+        if not isinstance(group, dict):
+            raise BadRequest("Each group_by must be an object")
+        group_refs.append(property_ref(group.get("type", "event"), group.get("value")))
+    name_or_any = None if event_type in ANY_EVENTS else event_type.removeprefix("ce:")
+    return EventSelector(name_or_any, tuple(event_filter(f) for f in filters)), tuple(group_refs)
+
+
+def segments(raw: str | None) -> tuple[PropertyFilter, ...]:
+    """`s`: conditions on users (ANDed)."""
+    if raw is None or raw == "":
+        return ()
+    value = json_param(raw, "s")
+    if not isinstance(value, list):
+        raise BadRequest("Parameter s must be a list of conditions")
+    out = []
+    for cond in value:
+        if not isinstance(cond, dict):
+            raise BadRequest("Each segment condition must be an object")
+        if cond.get("prop") == "userdata_cohort":
+            raise BadRequest("Cohort segments are not supported yet")
+        out.append(
+            PropertyFilter(user_property(cond.get("prop")), _operator(cond.get("op")), _values(cond.get("values", [])))
+        )
+    return tuple(out)
+
+
+def group_by(raw: str | None) -> PropertyRef | None:
+    """`g`: a bare property name, or leniently the JSON form `{"type": ..., "value": ...}` some clients send."""
+    if not raw:
+        return None
+    if raw.startswith("{"):
+        value = json_param(raw, "g")
+        if not isinstance(value, dict):
+            raise BadRequest("Parameter g must be a property name")
+        return property_ref(value.get("type", "user"), value.get("value"))
+    return user_property(raw)
+
+
+def day(raw: str | None, name: str) -> dt.datetime:
+    """YYYYMMDD (or YYYYMMDDTHH for hourly charts) as a local datetime."""
+    if not raw:
+        raise BadRequest(f"Missing required parameter: {name}")
+    for fmt in ("%Y%m%d", "%Y%m%dT%H"):
+        try:
+            return dt.datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+    raise BadRequest(f"Invalid date for {name}: expected YYYYMMDD")
+
+
+def interval(raw: str | None, default: str = "1") -> tuple[Interval, int]:
+    found = INTERVALS.get(raw or default)
+    if found is None:
+        raise BadRequest(f"Invalid interval: {raw}")
+    return found
+
+
+def date_range(start: str | None, end: str | None, timezone: str, max_days: int) -> DateRange:
+    first, last = day(start, "start"), day(end, "end")
+    if last < first:
+        raise BadRequest("End date is before start date")
+    # Whole days unless an hour was given: the end day (or hour) is included.
+    end_exclusive = last + (dt.timedelta(hours=1) if end and "T" in end else dt.timedelta(days=1))
+    if (end_exclusive - first) > dt.timedelta(days=max_days):
+        raise BadRequest(f"Time range exceeds maximum of {max_days} days")
+    return DateRange(first, end_exclusive, timezone)
+
+
+def limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest("limit must be a whole number") from exc
+    if not 1 <= value <= maximum:
+        raise BadRequest(f"limit must be between 1 and {maximum}")
+    return value
