@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from footfall.query.spec import EventSelector, Op, PropertyFilter, PropertyRef, Source
+from footfall.query.spec import EventSelector, Op, PropertyFilter, PropertyRef, QueryError, Source
 from footfall.query.sql import Params, and_all
 
 # First-class events columns a filter or breakdown may name (a fixed list: never a user string in SQL).
@@ -40,7 +40,7 @@ COLUMNS = frozenset(
 IDENTITY_EVENTS = ("$identify", "$groupidentify", "$create_alias", "$set")
 
 
-class FilterError(ValueError):
+class FilterError(QueryError):
     """A filter the caller got wrong (unknown column, a non-number for a numeric operator, a bad regex)."""
 
 

@@ -11,11 +11,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from footfall.query.spec import QueryError
+
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(.))")
 MAX_LENGTH = 1000
 
 
-class FormulaError(ValueError):
+class FormulaError(QueryError):
     pass
 
 

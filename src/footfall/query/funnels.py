@@ -12,14 +12,14 @@ from __future__ import annotations
 from footfall.engine import Engine
 from footfall.query.events import source_sql
 from footfall.query.filters import filters_sql, selector_sql, value_sql
-from footfall.query.spec import EventSelector, FunnelGroup, FunnelOrder, FunnelQuery, FunnelResult
+from footfall.query.spec import EventSelector, FunnelGroup, FunnelOrder, FunnelQuery, FunnelResult, QueryError
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import bucket_sql, buckets, parse_bucket
 
 MAX_STEPS = 64
 
 
-class FunnelError(ValueError):
+class FunnelError(QueryError):
     pass
 
 
@@ -82,7 +82,7 @@ def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
         state, chain = _fold_sql(n, query.order), _best_sql(n)
     times = ", ".join(
         f"avgIf(chain[{k}] - chain[{k - 1}], length(chain) >= {k}), "
-        f"quantileExactIf(0.5)(chain[{k}] - chain[{k - 1}], length(chain) >= {k})"
+        f"quantileExactInclusiveIf(0.5)(chain[{k}] - chain[{k - 1}], length(chain) >= {k})"
         for k in range(2, n + 1)
     )
     counts = ", ".join(f"countIf(length(chain) >= {k})" for k in range(1, n + 1))
@@ -113,15 +113,15 @@ def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
     for row in rows:
         bd, bucket, is_total, counts_row = row[0], row[1], row[2], [int(c) for c in row[3]]
         group = groups.setdefault(bd, FunnelGroup(bd if query.breakdown else None, [0] * n, [None] * n, [None] * n))
+        avg = [None] + [float(row[4 + 2 * k]) if counts_row[k + 1] else None for k in range(n - 1)]
+        median = [None] + [float(row[5 + 2 * k]) if counts_row[k + 1] else None for k in range(n - 1)]
         if is_total:
-            group.counts = counts_row
-            for k in range(1, n):
-                avg, median = row[4 + 2 * (k - 1)], row[5 + 2 * (k - 1)]
-                reached = counts_row[k] > 0
-                group.avg_ms[k] = float(avg) if reached else None
-                group.median_ms[k] = float(median) if reached else None
+            group.counts, group.avg_ms, group.median_ms = counts_row, avg, median
         else:
-            group.by_bucket[parse_bucket(bucket)] = counts_row
+            moment = parse_bucket(bucket)
+            group.by_bucket[moment] = counts_row
+            group.by_bucket_avg_ms[moment] = avg
+            group.by_bucket_median_ms[moment] = median
     ranked = sorted(groups.values(), key=lambda g: (-g.counts[0], g.breakdown or ""))
     if not ranked:
         ranked = [FunnelGroup(None, [0] * n, [None] * n, [None] * n)]

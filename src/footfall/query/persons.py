@@ -19,10 +19,24 @@ EVENTS_WITH_PERSON = f"""(
     WHERE e.project_id = {{project:UInt32}}
 )"""
 
-# Current persons of a project (newest version, not deleted).
-CURRENT_PERSONS = """(
+
+def current_persons(project: str) -> str:
+    """Current persons (newest version, not deleted) of the project bound at `project` (a placeholder)."""
+    return f"""(
     SELECT id, argMax(created_at, version) AS created_at, argMax(properties, version) AS properties,
            argMax(is_identified, version) AS is_identified
-    FROM persons WHERE project_id = {project:UInt32}
+    FROM persons WHERE project_id = {project}
     GROUP BY id HAVING argMax(is_deleted, version) = 0
 )"""
+
+
+CURRENT_PERSONS = current_persons("{project:UInt32}")
+
+
+def amplitude_id(person: str = "pid") -> str:
+    """Amplitude's integer user id (`amplitude_id`) of a merged person, as SQL over a UUID expression.
+
+    A hash of the person's UUID cut to 53 bits, so JavaScript clients read it exactly; every API that
+    shows or accepts an amplitude_id uses this one definition.
+    """
+    return f"bitShiftRight(cityHash64({person}), 11)"

@@ -14,14 +14,22 @@ from typing import Any
 from footfall.engine import Engine
 from footfall.query.events import source_sql
 from footfall.query.filters import filters_sql, selector_sql, value_sql
-from footfall.query.spec import CohortBy, Interval, RetentionCohort, RetentionMode, RetentionQuery, RetentionResult
+from footfall.query.spec import (
+    CohortBy,
+    Interval,
+    QueryError,
+    RetentionCohort,
+    RetentionMode,
+    RetentionQuery,
+    RetentionResult,
+)
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import advance, align, bucket_index_sql, buckets
 
 UNBOUNDED = 1 << 30
 
 
-class RetentionError(ValueError):
+class RetentionError(QueryError):
     pass
 
 
@@ -57,7 +65,7 @@ def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None
     cohort_expr = {
         CohortBy.FIRST_IN_RANGE: f"arraySlice(arraySort(groupUniqArrayIf(i, s AND {in_range})), 1, 1)",
         CohortBy.EVERY: f"groupUniqArrayIf(i, s AND {in_range})",
-        CohortBy.FIRST_EVER: f"arrayFilter(c -> c >= 0 AND c < {n_cohorts}, [minIf(i, s)])",
+        CohortBy.FIRST_EVER: f"arrayFilter(c -> c >= 0 AND c < {n_cohorts}, if(countIf(s) > 0, [minIf(i, s)], []))",
     }[query.cohort_by]
     breakdown = value_sql(query.breakdown, p) if query.breakdown else "''"
     los = p([lo for lo, _ in columns], "Array(Int64)")

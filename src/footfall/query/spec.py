@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class QueryError(ValueError):
+    """A question the caller asked wrongly (bad filter value, formula, bracket…): a 400, never a 500."""
+
+
 class Interval(StrEnum):
     MINUTE5 = "5minute"
     HOUR = "hour"
@@ -159,6 +163,8 @@ class FunnelGroup:
     avg_ms: list[float | None]  # mean time from the previous step, per step (None for the first)
     median_ms: list[float | None]
     by_bucket: dict[dt.datetime, list[int]] = field(default_factory=dict)  # counts by the bucket of entry
+    by_bucket_avg_ms: dict[dt.datetime, list[float | None]] = field(default_factory=dict)
+    by_bucket_median_ms: dict[dt.datetime, list[float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,3 +210,30 @@ class RetentionResult:
     columns: list[tuple[int, int]]  # the [lo, hi] offsets each count covers
     groups: dict[str, list[RetentionCohort]]  # by breakdown value ("" without a breakdown)
     combined: dict[str, tuple[int, list[int]]]  # persons over all cohorts, each counted once
+
+
+@dataclass(frozen=True)
+class LifecycleQuery:
+    scope: Scope
+    selector: EventSelector
+
+
+@dataclass
+class LifecycleResult:
+    buckets: list[dt.datetime]
+    new: list[int]
+    returning: list[int]
+    resurrecting: list[int]
+    dormant: list[int]  # negative, as PostHog shows them
+
+
+@dataclass(frozen=True)
+class StickinessQuery:
+    scope: Scope
+    series: tuple[Series, ...]
+
+
+@dataclass
+class StickinessResult:
+    intervals: int  # how many intervals the range has
+    counts: list[list[int]]  # per series: persons active in exactly 1, 2, … intervals

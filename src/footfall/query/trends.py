@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from footfall.engine import Engine
 from footfall.query.events import source_sql
 from footfall.query.filters import filters_sql, selector_sql, value_sql
-from footfall.query.spec import Math, Series, SeriesResult, TrendsQuery, TrendsResult
+from footfall.query.formula import FormulaError, Ref, evaluate, parse, refs
+from footfall.query.spec import EventSelector, Math, QueryError, Series, SeriesResult, TrendsQuery, TrendsResult
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import bucket_sql, buckets, parse_bucket, window_sql
 
@@ -23,7 +26,7 @@ _PROPERTY_MATH = {
 }
 
 
-class TrendsError(ValueError):
+class TrendsError(QueryError):
     pass
 
 
@@ -80,3 +83,44 @@ def _series(engine: Engine, query: TrendsQuery, index: int, series: Series, x: l
         per_group[()] = SeriesResult(index, (), [0.0] * len(x), 0.0)
     ranked = sorted(per_group.values(), key=lambda s: (-s.total, s.breakdown))
     return ranked[: query.breakdown_limit] if query.breakdowns else ranked
+
+
+def run_formula(engine: Engine, query: TrendsQuery, formula: str, operand: Callable[[Ref], Series]) -> TrendsResult:
+    """A formula over series: each operand (e.g. UNIQUES(A)) becomes a series; the formula is applied per
+    bucket and to the whole-range totals, for every breakdown value any operand has."""
+    tree = parse(formula)
+    operands = refs(tree)
+    if not operands:
+        raise FormulaError("a formula needs at least one series")
+    series = tuple(operand(ref) for ref in operands)
+    result = run_trends(engine, replace(query, series=series, breakdown_limit=10**9))
+    n = len(result.buckets)
+    by_key: dict[tuple[str, ...], dict[int, SeriesResult]] = {}
+    for item in result.series:
+        by_key.setdefault(item.breakdown, {})[item.series_index] = item
+    out = []
+    for key, items in by_key.items():
+        zero = SeriesResult(0, key, [0.0] * n, 0.0)
+
+        def values(ref: Ref, items: dict[int, SeriesResult] = items, zero: SeriesResult = zero) -> list[float]:
+            return items.get(operands.index(ref), zero).values
+
+        def totals(ref: Ref, items: dict[int, SeriesResult] = items, zero: SeriesResult = zero) -> list[float]:
+            return [items.get(operands.index(ref), zero).total]
+
+        out.append(SeriesResult(0, key, evaluate(tree, values, n), evaluate(tree, totals, 1)[0]))
+    if not out:
+        out.append(SeriesResult(0, (), [0.0] * n, 0.0))
+    out.sort(key=lambda s: (-s.total, s.breakdown))
+    return TrendsResult(result.buckets, out[: query.breakdown_limit])
+
+
+def run_share_of_active(engine: Engine, query: TrendsQuery) -> TrendsResult:
+    """Amplitude's pct_dau: a series' uniques as a percentage of all active users in the same bucket."""
+    active = Series(EventSelector(None), Math.UNIQUES)
+    return run_formula(
+        engine,
+        query,
+        "UNIQUES(A) / UNIQUES(B) * 100",
+        lambda ref: replace(query.series[0], math=Math.UNIQUES) if ref.name == "A" else active,
+    )
