@@ -237,3 +237,30 @@ class StickinessQuery:
 class StickinessResult:
     intervals: int  # how many intervals the range has
     counts: list[list[int]]  # per series: persons active in exactly 1, 2, … intervals
+
+
+class PathItem(StrEnum):
+    PAGEVIEW = "$pageview"  # the page's $current_url
+    SCREEN = "$screen"  # the $screen_name
+    CUSTOM = "custom_event"  # the event's name, for every other event
+
+
+@dataclass(frozen=True)
+class PathsQuery:
+    scope: Scope
+    include: tuple[PathItem, ...] = (PathItem.PAGEVIEW,)
+    start_point: str | None = None
+    end_point: str | None = None
+    step_limit: int = 5
+    edge_limit: int = 50
+    min_edge_weight: int = 1
+    exclude: tuple[str, ...] = ()
+    session_gap_ms: int = 30 * 60_000
+
+
+@dataclass
+class PathEdge:
+    source: str  # "<step>_<item>", as PostHog names nodes
+    target: str
+    value: int  # persons' paths that took this edge
+    average_conversion_time_ms: float
