@@ -8,12 +8,11 @@ Every JSON body carries a numeric `code`: the SDKs read it instead of the HTTP s
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 import orjson
 
-from footfall.ingest.event import INVALID_IDS, clip, new_event, too_deep
+from footfall.ingest.event import INVALID_IDS, clip, new_event, new_uuid, too_deep
 
 MAX_EVENTS = 2000
 HTTPAPI_LIMIT = 1 << 20
@@ -36,6 +35,7 @@ _STRING_FIELDS = (
     "language",
     "library",
 )
+_STRING_FIELD_SET = frozenset(_STRING_FIELDS)
 _EXTRA_FIELDS = (
     "idfa",
     "idfv",
@@ -62,6 +62,8 @@ _REVENUE_FIELDS = {
 }
 _NUMERIC = ("price", "quantity", "revenue", "location_lat", "location_lng")
 _DICTS = ("event_properties", "user_properties", "groups", "group_properties")
+_INT64 = (-(1 << 63), (1 << 63) - 1)  # session_id and event_id are Int64 columns
+_MAX_MS = 253402300800000  # 10000-01-01: times are milliseconds before this
 
 
 class AmplitudeError(Exception):
@@ -108,17 +110,19 @@ def upload_envelope(body: Any) -> tuple[str, list[Any], int]:
 
 
 def _ms_from_iso(value: Any) -> int | None:
+    """Epoch ms of an ISO string or integer ms; None when unparseable or out of range."""
+    ms = None
     if _is_int(value):
-        return value
-    if isinstance(value, str):
+        ms = value
+    elif isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            ms = int(parsed.timestamp() * 1000)
+        except (ValueError, OverflowError):
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return int(parsed.timestamp() * 1000)
-    return None
+    return ms if ms is not None and 0 <= ms < _MAX_MS else None
 
 
 class _Problems:
@@ -128,12 +132,14 @@ class _Problems:
         self.missing: dict[str, list[int]] = {}
         self.invalid: dict[str, list[int]] = {}
         self.id_lengths: dict[str, list[int]] = {}
+        self._count = 0  # kept by add(): count() runs twice per event
 
     def add(self, kind: dict[str, list[int]], name: str, index: int) -> None:
         kind.setdefault(name, []).append(index)
+        self._count += 1
 
     def count(self) -> int:
-        return sum(len(v) for kind in (self.missing, self.invalid, self.id_lengths) for v in kind.values())
+        return self._count
 
     def raise_if_any(self) -> None:
         if not (self.missing or self.invalid or self.id_lengths):
@@ -198,29 +204,37 @@ def _normalize_one(
             if short:
                 problems.add(problems.id_lengths, name, index)
     time_value = raw.get("time", received_ms)
-    if not _is_int(time_value) or not 0 <= time_value < 253402300800000:
+    if not _is_int(time_value) or not 0 <= time_value < _MAX_MS:
         problems.add(problems.invalid, "time", index)
     for name in ("session_id", "event_id"):
-        if name in raw and raw[name] is not None and not _is_int(raw[name]):
+        if name in raw and raw[name] is not None and not (_is_int(raw[name]) and _INT64[0] <= raw[name] <= _INT64[1]):
             problems.add(problems.invalid, name, index)
-    for name in _NUMERIC:
-        if raw.get(name) is not None and not _is_number(raw[name]):
-            problems.add(problems.invalid, name, index)
+    if not raw.keys().isdisjoint(_NUMERIC):  # (these loops run per event; most events have none of the fields)
+        for name in _NUMERIC:
+            if raw.get(name) is not None and not _is_number(raw[name]):
+                problems.add(problems.invalid, name, index)
     for name in _DICTS:
         value = raw.get(name)
         if value is not None and (not isinstance(value, dict) or too_deep(value)):
+            problems.add(problems.invalid, name, index)
+    for name, value in raw.items():  # any other field (plan, ingestion_metadata, ...) is stored too
+        if name not in _DICTS and isinstance(value, dict | list) and too_deep(value):
             problems.add(problems.invalid, name, index)
     if problems.count() != start:
         return None
 
     properties = dict(raw.get("event_properties") or {})
-    for field, name in _REVENUE_FIELDS.items():
-        if raw.get(field) is not None:
-            properties[name] = raw[field]
+    if not raw.keys().isdisjoint(_REVENUE_FIELDS):
+        for field, name in _REVENUE_FIELDS.items():
+            if raw.get(field) is not None:
+                properties[name] = raw[field]
     session_id = raw.get("session_id")
     session_id = session_id if _is_int(session_id) else -1
+    extra: dict[str, Any] = {}
+    if not raw.keys().isdisjoint(_EXTRA_FIELDS):
+        extra = {k: raw[k] for k in _EXTRA_FIELDS if raw.get(k) is not None}
     event = new_event(
-        uuid=str(uuid.uuid4()),
+        uuid=new_uuid(),
         event=clip(event_type),
         timestamp=time_value,
         distinct_id=user_id or device_id,
@@ -237,13 +251,13 @@ def _normalize_one(
         location_lng=raw.get("location_lng"),
         groups=raw.get("groups") or {},
         group_properties=raw.get("group_properties") or {},
-        extra={k: raw[k] for k in _EXTRA_FIELDS if raw.get(k) is not None},
+        extra=extra,
         client_upload_time=upload_ms,
         received_at=received_ms,
         source="amplitude",
     )
-    for name in _STRING_FIELDS:
-        if raw.get(name) is not None:
+    for name in _STRING_FIELD_SET.intersection(raw):  # the keys exist already, so order does not matter
+        if raw[name] is not None:
             event[name] = clip(raw[name])
     return event
 
@@ -280,7 +294,7 @@ def group_events(items: list[dict[str, Any]], received_ms: int) -> list[dict[str
     """Group identifies become personless `$groupidentify` events (kept for the record and export)."""
     return [
         new_event(
-            uuid=str(uuid.uuid4()),
+            uuid=new_uuid(),
             event="$groupidentify",
             timestamp=received_ms,
             groups={clip(item["group_type"]): clip(item["group_value"])},

@@ -12,8 +12,6 @@ import re
 import zlib
 from urllib.parse import parse_qs
 
-import lzstring
-
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -33,6 +31,8 @@ def gunzip(data: bytes, limit: int) -> bytes:
         raise BodyError("invalid gzip body") from exc
     if len(out) > limit or inflater.unconsumed_tail:
         raise BodyError("decompressed body is too large", too_large=True)
+    if not inflater.eof:  # a cut-off stream would otherwise pass as a (shorter) body
+        raise BodyError("truncated gzip body")
     return out
 
 
@@ -61,17 +61,88 @@ def b64decode(data: bytes | str) -> bytes:
         raise BodyError("invalid base64 body") from exc
 
 
+_LZ_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_LZ_VALUES = {c: i for i, c in enumerate(_LZ_ALPHABET)}
+
+
 def lz64decode(text: str, limit: int) -> bytes:
+    """lz-string's `decompressFromBase64` (posthog-js `compression=lz64`), capped at `limit`.
+
+    lz-string output can grow quadratically with its input, so the cap is checked while decoding: a small
+    bomb is refused as too large before it fills memory. The output is JavaScript's UTF-16 text; surrogate
+    pairs are joined before it becomes UTF-8.
+    """
     try:
-        out = lzstring.LZString().decompressFromBase64(text)
-    except Exception as exc:  # the library raises assorted errors on garbage
+        codes = [_LZ_VALUES[c] for c in text.strip().replace(" ", "+")]  # '+' became ' ' in form decoding
+    except KeyError as exc:
         raise BodyError("invalid lz64 body") from exc
+    out = _lz_decompress(codes, limit)
     if not out:
         raise BodyError("invalid lz64 body")
-    data = out.encode("utf-8", "surrogatepass")
+    data = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
     if len(data) > limit:
         raise BodyError("decompressed body is too large", too_large=True)
     return data
+
+
+def _lz_decompress(codes: list[int], limit: int) -> str:
+    """The lz-string decoder over 6-bit values (same steps as the reference JavaScript)."""
+    length = len(codes)
+    if not length:
+        return ""
+    val, position, index = codes[0], 32, 1
+
+    def read(bits: int) -> int:
+        nonlocal val, position, index
+        value = 0
+        for power in range(bits):
+            if val & position:
+                value |= 1 << power
+            position >>= 1
+            if position == 0:
+                position = 32
+                val = codes[index] if index < length else 0  # JavaScript reads NaN as 0
+                index += 1
+        return value
+
+    kind = read(2)
+    if kind == 2:
+        return ""
+    if kind == 3:
+        raise BodyError("invalid lz64 body")
+    first = chr(read(8 if kind == 0 else 16))
+    dictionary = ["", "", "", first]  # codes 0-2 are markers, not entries
+    enlarge_in, num_bits = 4, 3
+    w, result, total = first, [first], 1
+    while True:
+        if index > length:
+            raise BodyError("invalid lz64 body")  # ran out of input before the end marker
+        code = read(num_bits)
+        if code in (0, 1):
+            dictionary.append(chr(read(8 if code == 0 else 16)))
+            code = len(dictionary) - 1
+            enlarge_in -= 1
+        elif code == 2:
+            return "".join(result)
+        if enlarge_in == 0:
+            enlarge_in = 1 << num_bits
+            num_bits += 1
+        if code < len(dictionary):
+            entry = dictionary[code]
+        elif code == len(dictionary):
+            entry = w + w[0]
+        else:
+            raise BodyError("invalid lz64 body")
+        total += len(entry)
+        if total > limit:
+            raise BodyError("decompressed body is too large", too_large=True)
+        result.append(entry)
+        dictionary.append(w + entry[0])
+        enlarge_in -= 1
+        w = entry
+        if enlarge_in == 0:
+            enlarge_in = 1 << num_bits
+            num_bits += 1
 
 
 def posthog_payload(

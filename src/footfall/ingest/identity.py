@@ -58,7 +58,7 @@ class Changes:
     deleted: dict[str, int] = field(default_factory=dict)  # person id -> project id
     distinct_ids: dict[tuple[int, str], str] = field(default_factory=dict)
     overrides: dict[tuple[int, str], str] = field(default_factory=dict)
-    groups: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
+    groups: dict[tuple[int, str, str], list[dict[str, Any]]] = field(default_factory=dict)  # ops, in order
 
     def __bool__(self) -> bool:
         return bool(self.persons or self.deleted or self.distinct_ids or self.overrides or self.groups)
@@ -164,6 +164,8 @@ class Identity:
         """
         distinct_id = event["distinct_id"]
         if not event["person_profile"]:
+            if changes is not None:  # group identifies are personless (Amplitude's /groupidentify)
+                self._apply_groups(project_id, event, changes)
             known = self.lookup(project_id, distinct_id)
             return (known.id if known else person_uuid(project_id, distinct_id)), b"{}"
         if changes is None:
@@ -179,7 +181,12 @@ class Identity:
             person = self._join(session, project_id, distinct_id, other, event["timestamp"], changes)
         else:
             person = self._person_for(project_id, distinct_id, event["timestamp"], changes)
-        if (event["user_id"] or event["event"] in ("$identify", "$create_alias")) and not person.identified:
+        # A user_id identifies; so do PostHog's $identify/$create_alias. Amplitude's $identify only updates
+        # user properties (an anonymous device may send it), so it must not block a later merge.
+        identifies = event["user_id"] or (
+            event["source"] != "amplitude" and event["event"] in ("$identify", "$create_alias")
+        )
+        if identifies and not person.identified:
             person.identified = True
             changes.persons[person.id] = person
         if self._apply_properties(person, event):
@@ -280,8 +287,7 @@ class Identity:
             return
         for group_type, group_key in event["groups"].items():
             key = (project_id, str(group_type), str(group_key))
-            props = changes.groups.setdefault(key, {})
-            apply_amplitude_ops(props, update_ops)
+            changes.groups.setdefault(key, []).append(update_ops)
 
     # -- persisting ---------------------------------------------------------------------------------
     def persist(self, session: Session, changes: Changes) -> None:
@@ -330,7 +336,8 @@ class Identity:
                 group = Group(project_id=project_id, group_type=group_type, group_key=group_key, properties={})
                 session.add(group)
             props = dict(group.properties or {})
-            apply_amplitude_ops(props, ops)
+            for update in ops:  # applied to the stored properties, so $add/$unset/$append see them
+                apply_amplitude_ops(props, update)
             group.properties = props
 
     @staticmethod
@@ -387,10 +394,8 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = model.__table__
-    for start in range(0, len(rows), 500):
-        stmt = insert(table).values(rows[start : start + 500])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys}
-        )
-        session.execute(stmt)
+    stmt = insert(model.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+    # One cached statement with many parameter sets (executemany): a multi-row VALUES is compiled afresh
+    # for every batch, and compiling cost more than the writes.
+    session.execute(stmt, rows)

@@ -8,14 +8,16 @@ distinct_id coercion and length, uuid validation, and the plugin server's clock-
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
 import orjson
 
-from footfall.ingest.event import clip, new_event, too_deep
+from footfall.ingest.event import MAX_DEPTH, clip, new_event, new_uuid, too_deep
 
 EVENT_LIMIT = 2 << 20
+_MAX_MS = 253402300800000  # 10000-01-01
 BATCH_LIMIT = 20 << 20
 MAX_DISTINCT_ID = 200
 
@@ -102,31 +104,43 @@ def _distinct_id(event: dict[str, Any], props: dict[str, Any]) -> str:
 
 
 def _parse_time(value: Any) -> int | None:
-    """ISO 8601 (or epoch ms) to ms; None when unparseable."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value) if value > 10**11 else int(value * 1000)
-    if not isinstance(value, str) or not value:
-        return None
+    """ISO 8601 (or epoch ms, or epoch seconds) to ms; None when unparseable or outside years 1970-9999."""
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    try:
-        return int(parsed.timestamp() * 1000)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ms = int(value) if value > 10**11 else int(value * 1000)
+        elif isinstance(value, str) and value:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            ms = int(parsed.timestamp() * 1000)
+        else:
+            return None
     except (OverflowError, ValueError):
         return None
+    return ms if 0 <= ms < _MAX_MS else None
 
 
-def _timestamp(event: dict[str, Any], batch_sent_at: Any, received_ms: int, query_sent_ms: int | None) -> int:
-    """The plugin server's rule: now + (timestamp - sent_at); else timestamp; else now - offset; else now."""
+def _timestamp(
+    event: dict[str, Any],
+    batch_sent_at: Any,
+    received_ms: int,
+    query_sent_ms: int | None,
+    batch_sent_ms: int | None = None,
+) -> int:
+    """The plugin server's rule: now + (timestamp - sent_at); else timestamp; else now - offset; else now.
+
+    `batch_sent_ms` is `batch_sent_at` already parsed (once per request rather than per event).
+    """
     raw_ts = event.get("timestamp")
     ts = _parse_time(raw_ts) if raw_ts is not None else None
     if raw_ts is not None and ts is None:
         raise _bad(f"invalid timestamp: {str(raw_ts)[:64]}", "invalid_timestamp")
     props = event.get("properties") if isinstance(event.get("properties"), dict) else {}
-    sent_at = _parse_time(event.get("sent_at") or batch_sent_at) or query_sent_ms
+    own_sent_at = event.get("sent_at")
+    if own_sent_at or batch_sent_ms is None:
+        sent_at = _parse_time(own_sent_at or batch_sent_at) or query_sent_ms
+    else:
+        sent_at = batch_sent_ms or query_sent_ms
     if ts is not None:
         if sent_at is not None and not props.get("$ignore_sent_at"):
             ts = received_ms + (ts - sent_at)
@@ -140,23 +154,51 @@ def _timestamp(event: dict[str, Any], batch_sent_at: Any, received_ms: int, quer
 
 
 _PLATFORMS = {"web": "Web", "posthog-ios": "iOS", "posthog-android": "Android"}
+# Properties that are also first-class (string) fields of the event.
+_PROPERTY_FIELDS = {
+    "$device_id": "device_id",
+    "$session_id": "session",
+    "$app_version": "app_version",
+    "$os": "os_name",
+    "$os_version": "os_version",
+    "$device_manufacturer": "device_manufacturer",
+    "$device_model": "device_model",
+    "$device_type": "device_type",
+    "$geoip_country_name": "country",
+    "$geoip_subdivision_1_name": "region",
+    "$geoip_city_name": "city",
+    "$browser_language": "language",
+}
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def normalize(
-    raw: dict[str, Any], batch_sent_at: Any, received_ms: int, query_sent_ms: int | None, ip: str, historical: bool
+    raw: dict[str, Any],
+    batch_sent_at: Any,
+    received_ms: int,
+    query_sent_ms: int | None,
+    ip: str,
+    historical: bool,
+    batch_sent_ms: int | None = None,
 ) -> dict[str, Any]:
+    if batch_sent_ms is None:
+        batch_sent_ms = _parse_time(batch_sent_at)
     name = raw.get("event")
     if not isinstance(name, str) or not name:
         raise _bad("event has no name", "missing_event_name")
     props = raw.get("properties") if raw.get("properties") is not None else {}
     if not isinstance(props, dict):
         raise _bad("properties must be an object")
-    if too_deep(props):
+    # One pass over the whole event: properties (one level down) get MAX_DEPTH levels, and so do the other
+    # stored fields (top-level $set, a container distinct_id), which would otherwise fail serialisation.
+    if too_deep(raw, MAX_DEPTH + 1):
         raise _bad("properties are nested too deeply")
     distinct_id = _distinct_id(raw, props)
     event_uuid = raw.get("uuid")
     if event_uuid in (None, ""):
-        event_uuid, client_uuid = str(uuid.uuid4()), False
+        event_uuid, client_uuid = new_uuid(), False
+    elif isinstance(event_uuid, str) and _CANONICAL_UUID.fullmatch(event_uuid):
+        client_uuid = True  # already what str(uuid.UUID(...)) gives, which costs a few µs per event
     else:
         try:
             event_uuid, client_uuid = str(uuid.UUID(str(event_uuid))), True
@@ -179,37 +221,27 @@ def normalize(
         uuid=event_uuid,
         client_uuid=client_uuid,
         event=clip(name, 400),
-        timestamp=_timestamp(raw, batch_sent_at, received_ms, query_sent_ms),
+        timestamp=_timestamp(raw, batch_sent_at, received_ms, query_sent_ms, batch_sent_ms),
         distinct_id=distinct_id,
         properties=props,
-        device_id=clip(props.get("$device_id")),
         anon_distinct_id=clip(props.get("$anon_distinct_id"), MAX_DISTINCT_ID) if name == "$identify" else "",
         alias=clip(props.get("alias"), MAX_DISTINCT_ID) if name == "$create_alias" else "",
         set=set_ if isinstance(set_, dict) else {},
         set_once=set_once if isinstance(set_once, dict) else {},
         unset=[clip(k) for k in unset] if isinstance(unset, list) else [],
         person_profile=props.get("$process_person_profile") is not False,
-        session=clip(props.get("$session_id")),
-        app_version=clip(props.get("$app_version")),
         platform=_PLATFORMS.get(lib, clip(props.get("$os")) if lib.startswith("posthog-react-native") else ""),
-        os_name=clip(props.get("$os")),
-        os_version=clip(props.get("$os_version")),
-        device_manufacturer=clip(props.get("$device_manufacturer")),
-        device_model=clip(props.get("$device_model")),
-        device_type=clip(props.get("$device_type")),
-        country=clip(props.get("$geoip_country_name")),
-        region=clip(props.get("$geoip_subdivision_1_name")),
-        city=clip(props.get("$geoip_city_name")),
-        language=clip(props.get("$browser_language")),
         ip=clip(props.get("$ip") or ip),
         library=lib,
         groups=groups,
         group_properties=group_props,
         extra={"historical_migration": True} if historical else {},
-        client_upload_time=_parse_time(batch_sent_at) or query_sent_ms or received_ms,
+        client_upload_time=batch_sent_ms or query_sent_ms or received_ms,
         received_at=received_ms,
         source="posthog",
     )
+    for key in _PROPERTY_FIELDS.keys() & props.keys():  # only those present: most events carry few
+        event[_PROPERTY_FIELDS[key]] = clip(props[key])
     return event
 
 
@@ -221,7 +253,8 @@ def normalize_all(
     ip: str,
     historical: bool,
 ) -> list[dict[str, Any]]:
-    return [normalize(e, batch_sent_at, received_ms, query_sent_ms, ip, historical) for e in events]
+    sent_ms = _parse_time(batch_sent_at)
+    return [normalize(e, batch_sent_at, received_ms, query_sent_ms, ip, historical, sent_ms) for e in events]
 
 
 def engage_to_identify(event: dict[str, Any]) -> dict[str, Any]:

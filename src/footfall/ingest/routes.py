@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from footfall.ingest import amplitude, posthog
 from footfall.ingest.decode import BodyError, maybe_gunzip, posthog_payload
@@ -60,7 +62,8 @@ def _client_ip(request: Request) -> str:
 
 async def _store(request: Request, project_id: int, events: list[dict[str, Any]], flavour: str) -> None:
     runtime = _runtime(request)
-    await runtime.wal.append(orjson.dumps({"project_id": project_id, "events": events}))
+    record = {"project_id": project_id, "events": events}
+    await runtime.wal.append(orjson.dumps(record), decoded=record)  # the flusher takes it without parsing
     request.app.state.metrics.ingested(flavour, len(events))
 
 
@@ -95,6 +98,13 @@ async def _amplitude_body(request: Request, limit: int) -> tuple[Any, int] | Res
         return _json(request, exc.status, exc.body)
 
 
+@router.options("/2/httpapi")
+@router.options("/2/httpapi/")
+async def amplitude_preflight(request: Request) -> Response:
+    """The browser SDK posts JSON to a custom serverUrl from the page's origin, so it preflights."""
+    return _cors(request, Response(status_code=204))
+
+
 @router.post("/2/httpapi")
 @router.post("/2/httpapi/")
 async def amplitude_httpapi(request: Request) -> Response:
@@ -111,13 +121,25 @@ async def _form_fields(request: Request) -> dict[str, str]:
         raw = await _body(request, amplitude.HTTPAPI_LIMIT)
         content_type = request.headers.get("content-type", "")
         if raw and "multipart/form-data" in content_type:
-            form = await request.form()
-            fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+            fields.update(await _multipart(request, raw))
         elif raw:
             from urllib.parse import parse_qsl
 
             fields.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     return fields
+
+
+async def _multipart(request: Request, raw: bytes) -> dict[str, str]:
+    """The text fields of a multipart body that was already read (under the size limit)."""
+
+    async def replay() -> AsyncIterator[bytes]:
+        yield raw
+
+    form = await MultiPartParser(request.headers, replay()).parse()
+    try:
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    finally:
+        await form.close()
 
 
 async def _identify(request: Request, group: bool) -> Response:
@@ -126,6 +148,8 @@ async def _identify(request: Request, group: bool) -> Response:
         fields = await _form_fields(request)
     except TooLarge:
         return _json(request, 413, {"code": 413, "error": "Payload too large"})
+    except MultiPartException as exc:
+        return _json(request, 400, {"code": 400, "error": f"Invalid form body: {exc.message}"})
     api_key = fields.get("api_key", "")
     try:
         if not api_key:
@@ -159,7 +183,9 @@ async def amplitude_groupidentify(request: Request) -> Response:
 def _query_sent_ms(request: Request) -> int | None:
     value = request.query_params.get("_", "")
     # PostHog ignores values that are not milliseconds of a recent year (seconds would look like 1970).
-    return int(value) if value.isdigit() and int(value) > 1_609_459_200_000 else None
+    if not (value.isascii() and value.isdigit() and len(value) <= 15):
+        return None
+    return int(value) if int(value) > 1_609_459_200_000 else None
 
 
 async def _posthog_body(request: Request, limit: int) -> Any:
@@ -237,12 +263,22 @@ async def shared_batch(request: Request) -> Response:
     try:
         body = await _posthog_body(request, posthog.BATCH_LIMIT)
     except posthog.PostHogError as exc:
-        error = "Payload too large" if exc.status == 413 else str(exc)
-        return _json(request, exc.status, {"code": exc.status, "error": error})
+        return _json(request, exc.status, {"code": exc.status, "error": _amplitude_message(exc)})
     if isinstance(body, dict) and "events" in body and "batch" not in body:
         size = int(request.headers.get("content-length") or 0)
         return await _amplitude_upload(request, body, size, received)
     return await _posthog_accept(request, body, received)
+
+
+def _amplitude_message(exc: posthog.PostHogError) -> str:
+    """Amplitude's wording for a body that could not be read (its SDKs log it; PostHog's read the status)."""
+    if exc.status == 413:
+        return "Payload too large"
+    if exc.body["code"] == "empty_payload":
+        return "Missing request body"
+    if str(exc).startswith("invalid JSON"):
+        return "Invalid JSON request body"
+    return str(exc)
 
 
 def _now_ms() -> int:

@@ -6,6 +6,9 @@ only grow and name a record forever, which makes the flusher's replay exact.
 
 Group commit: appenders queue their payloads; one writer thread writes everything queued, fsyncs once
 and wakes all of them. Under load many requests share one fsync.
+
+An appender may hand over the object its payload encodes; the log keeps it (bounded) until the record
+is trimmed, so the flusher reads it back without parsing what the request handler just serialised.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".wal"
@@ -29,6 +33,7 @@ class Record:
     position: int
     end: int
     payload: bytes
+    decoded: Any = None  # the appender's object when still held in memory (equal to parsing `payload`)
 
 
 def _frame(payload: bytes) -> bytes:
@@ -56,12 +61,17 @@ def _valid_length(data: bytes) -> int:
 
 
 class WriteAheadLog:
-    def __init__(self, directory: Path, segment_bytes: int = 64 << 20) -> None:
+    def __init__(self, directory: Path, segment_bytes: int = 64 << 20, decoded_bytes: int = 32 << 20) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
         directory.mkdir(parents=True, exist_ok=True)
         self._cond = threading.Condition()
-        self._pending: list[tuple[bytes, Callable[[int | BaseException], None]]] = []
+        self._pending: list[tuple[bytes, Callable[[int | BaseException], None], Any]] = []
+        # position -> decoded object of unflushed records, up to `decoded_bytes` of their payloads.
+        self._decoded: dict[int, tuple[Any, int]] = {}
+        self._decoded_size = 0
+        self._decoded_limit = decoded_bytes
+        self._decoded_lock = threading.Lock()
         self._closing = False
         self._listeners: list[Callable[[], None]] = []
         self._recover()
@@ -107,26 +117,29 @@ class WriteAheadLog:
         """Call `listener` (from the writer thread) after each durable write."""
         self._listeners.append(listener)
 
-    def _enqueue(self, payload: bytes, done: Callable[[int | BaseException], None]) -> None:
+    def _enqueue(self, payload: bytes, done: Callable[[int | BaseException], None], decoded: Any = None) -> None:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the write-ahead log is closed")
-            self._pending.append((payload, done))
+            self._pending.append((payload, done, decoded))
             self._cond.notify()
 
-    async def append(self, payload: bytes) -> int:
-        """Append one record; returns its position once it is fsynced."""
+    async def append(self, payload: bytes, decoded: Any = None) -> int:
+        """Append one record; returns its position once it is fsynced.
+
+        `decoded`, if given, must equal `orjson.loads(payload)` and is not mutated afterwards by anyone.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
 
         def done(result: int | BaseException) -> None:
             loop.call_soon_threadsafe(_settle, future, result)
 
-        self._enqueue(payload, done)
+        self._enqueue(payload, done, decoded)
         return await future
 
-    def append_sync(self, payload: bytes) -> int:
-        """Blocking append, for callers outside the event loop."""
+    def append_sync(self, payload: bytes, decoded: Any = None) -> int:
+        """Blocking append, for callers outside the event loop (`decoded` as for `append`)."""
         box: list[int | BaseException] = []
         ready = threading.Event()
 
@@ -134,7 +147,7 @@ class WriteAheadLog:
             box.append(result)
             ready.set()
 
-        self._enqueue(payload, done)
+        self._enqueue(payload, done, decoded)
         ready.wait()
         if isinstance(box[0], BaseException):
             raise box[0]
@@ -151,19 +164,19 @@ class WriteAheadLog:
             try:
                 positions = self._write(batch)
             except OSError as exc:
-                for _, done in batch:
+                for _, done, _ in batch:
                     done(exc)
                 continue
-            for (_, done), position in zip(batch, positions, strict=True):
+            for (_, done, _), position in zip(batch, positions, strict=True):
                 done(position)
             for listener in self._listeners:
                 listener()
 
-    def _write(self, batch: list[tuple[bytes, Callable[[int | BaseException], None]]]) -> list[int]:
+    def _write(self, batch: list[tuple[bytes, Callable[[int | BaseException], None], Any]]) -> list[int]:
         if self._end - self._segment_start >= self.segment_bytes:
             self._rotate()
         positions, frames, position = [], [], self._end
-        for payload, _ in batch:
+        for payload, _, _ in batch:
             frame = _frame(payload)
             positions.append(position)
             frames.append(frame)
@@ -171,6 +184,11 @@ class WriteAheadLog:
         self._file.write(b"".join(frames))
         self._file.flush()
         os.fsync(self._file.fileno())
+        with self._decoded_lock:  # before `end` moves, so the flusher finds them
+            for (payload, _, decoded), at in zip(batch, positions, strict=True):
+                if decoded is not None and self._decoded_size + len(payload) <= self._decoded_limit:
+                    self._decoded[at] = (decoded, len(payload))
+                    self._decoded_size += len(payload)
         self._end = position
         return positions
 
@@ -204,13 +222,17 @@ class WriteAheadLog:
                 if len(body) != length or zlib.crc32(body) != crc:
                     raise RuntimeError(f"write-ahead log corrupt at position {seg_start + offset + pos}")
                 begin = seg_start + offset + pos
-                records.append(Record(begin, begin + _HEADER.size + length, body))
+                held = self._decoded.get(begin)
+                records.append(Record(begin, begin + _HEADER.size + length, body, held[0] if held else None))
                 total += length
                 pos += _HEADER.size + length
         return records
 
     def trim(self, before: int) -> None:
-        """Delete whole segments that end at or before `before` (they are flushed)."""
+        """Delete whole segments that end at or before `before` (they are flushed), and held objects."""
+        with self._decoded_lock:
+            for position in [p for p in self._decoded if p < before]:
+                self._decoded_size -= self._decoded.pop(position)[1]
         segments = self._segments()
         for (_, path), (next_start, _) in itertools.pairwise(segments):
             if next_start <= before:
