@@ -72,21 +72,36 @@ async def run(request: Request) -> Response:
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
+class NoServer(RuntimeError):
+    """No server answers for the data dir (another CLI command holds it, or a server is starting or died)."""
+
+
 def remote(data_dir: Path, op: str, args: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Run `op` in the server owning data_dir; yields its progress and result lines."""
+    """Run `op` in the server owning data_dir; yields its progress and result lines.
+
+    Raises NoServer before anything ran when no server can be reached, so the caller may retry.
+    """
     path = data_dir / ADMIN_FILE
-    if not path.exists():
-        raise RuntimeError(f"the data dir {data_dir} is locked by another process that is not a footfall server")
-    info = json.loads(path.read_text())
-    with httpx.stream(
-        "POST",
-        info["url"].rstrip("/") + "/_admin/run",
-        timeout=None,
-        headers={"x-footfall-admin": info["token"]},
-        content=orjson.dumps({"op": op, "args": args}),
-    ) as r:
-        if r.status_code != 200:
-            raise RuntimeError(f"the server at {info['url']} refused the command ({r.status_code})")
-        for line in r.iter_lines():
-            if line:
-                yield orjson.loads(line)
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # absent, or being written by a starting server
+        raise NoServer(f"the data dir {data_dir} is locked by another process that is not a footfall server") from exc
+    with httpx.Client(timeout=httpx.Timeout(None, connect=5)) as client:
+        request = client.build_request(
+            "POST",
+            info["url"].rstrip("/") + "/_admin/run",
+            headers={"x-footfall-admin": info["token"]},
+            content=orjson.dumps({"op": op, "args": args}),
+        )
+        try:
+            r = client.send(request, stream=True)
+        except httpx.ConnectError as exc:  # a stale admin.json (the server was killed) or one not listening yet
+            raise NoServer(f"the server at {info['url']} owning {data_dir} does not answer") from exc
+        try:
+            if r.status_code != 200:
+                raise RuntimeError(f"the server at {info['url']} refused the command ({r.status_code})")
+            for line in r.iter_lines():
+                if line:
+                    yield orjson.loads(line)
+        finally:
+            r.close()

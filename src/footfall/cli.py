@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(key_app, name="key")
 
 err = Console(stderr=True)
+LOCK_WAIT_SECONDS = 120  # how long a command waits for another one holding the data dir
 DataDirOption = typer.Option(None, "--data-dir", help="Data directory [env FOOTFALL_DATA_DIR, default ./footfall-data]")
 
 
@@ -51,17 +53,32 @@ def run_op(settings: Settings, op: str, args: dict[str, Any], label: str = "") -
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            runtime = Runtime(settings)
-        except DataDirBusy:
-            for line in admin.remote(settings.data_dir, op, args):
-                if "progress" in line:
-                    progress(*line["progress"])
-                elif "error" in line:
-                    raise typer.BadParameter(line["error"]) from None
-                elif "result" in line:
-                    return line["result"]
-            raise RuntimeError("the server ended the command without a result") from None
+        # Open the data dir, or run in the server that owns it. When another CLI command holds it (or a
+        # server is still starting), wait for it: commands on one data dir run one after the other.
+        started, told = time.monotonic(), False
+        deadline = started + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                runtime = Runtime(settings)
+                break
+            except DataDirBusy as busy:
+                try:
+                    for line in admin.remote(settings.data_dir, op, args):
+                        if "progress" in line:
+                            progress(*line["progress"])
+                        elif "error" in line:
+                            raise typer.BadParameter(line["error"]) from None
+                        elif "result" in line:
+                            return line["result"]
+                    raise RuntimeError("the server ended the command without a result") from None
+                except admin.NoServer as no_server:
+                    if time.monotonic() > deadline:
+                        err.print(f"[red]{busy}; {no_server}[/red]")
+                        raise typer.Exit(1) from None
+                    if not told and time.monotonic() > started + 2:  # say so once it takes a while
+                        err.print(f"{busy}; waiting for it...", highlight=False)
+                        told = True
+                    time.sleep(0.2)
         try:
             return OPS[op](runtime, progress, **args)
         except ValueError as exc:
@@ -174,3 +191,33 @@ def demo(
         _settings(data_dir), "demo", {"events": events, "days": days, "seed": seed}, label="generating demo data"
     )
     _print(result, as_json)
+
+
+import_app = typer.Typer(help="Bring in data exported from other analytics products.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@app.command("export")
+def export(
+    project: str = typer.Option(..., "--project", help="Project name"),
+    start: str = typer.Option(..., "--start", help="First upload hour, YYYYMMDDTHH or YYYYMMDD (UTC)"),
+    end: str = typer.Option(..., "--end", help="Last upload hour (included), YYYYMMDDTHH or YYYYMMDD (UTC)"),
+    output: Path = typer.Option(..., "-o", "--output", help="The zip file to write", dir_okay=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Export events as Amplitude's Export API zip: the events uploaded from --start to --end."""
+    args = {"project": project, "start": start, "end": end, "output": str(output.resolve())}
+    _print(run_op(_settings(data_dir), "export_amplitude", args, label="exporting events"), as_json)
+
+
+@import_app.command("amplitude")
+def import_amplitude(
+    files: list[Path] = typer.Argument(..., help="Amplitude export zips", exists=True, dir_okay=False),
+    project: str = typer.Option(..., "--project", help="Project name"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Import Amplitude export zips into a project; events already imported are skipped."""
+    args = {"project": project, "files": [str(f.resolve()) for f in files]}
+    _print(run_op(_settings(data_dir), "import_amplitude", args, label="importing (bytes read)"), as_json)
