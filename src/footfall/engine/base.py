@@ -10,7 +10,10 @@ import datetime as dt
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Params = Mapping[str, Any]
 
@@ -53,6 +56,8 @@ def ch_literal(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{_nested(k)}:{_nested(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Sequence | set | frozenset):
+        if all(type(v) is int for v in value):  # e.g. the flusher's thousands of dedupe keys per query
+            return "[" + ",".join(map(str, value)) + "]"
         return "[" + ",".join(_nested(v) for v in value) + "]"
     raise TypeError(f"cannot bind a {type(value).__name__} as a ClickHouse parameter")
 
@@ -69,8 +74,16 @@ class Engine(ABC):
         """Run a statement that returns nothing (DDL, ALTER, OPTIMIZE)."""
 
     @abstractmethod
-    def insert_json(self, table: str, rows: bytes, dedup_token: str | None = None) -> None:
-        """Insert JSONEachRow bytes. A repeated `dedup_token` makes a replayed insert a no-op."""
+    def insert_json(self, table: str, rows: bytes, dedup_token: str | None = None, fmt: str = "JSONEachRow") -> None:
+        """Insert rows in a JSON format: JSONEachRow, or JSONCompactEachRowWithNames (a header row of column
+        names, then arrays). A JSON object given for a String column is stored as its JSON text.
+        A repeated `dedup_token` makes a replayed insert a no-op."""
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Bulk-insert an Arrow table whose columns are named like the table's: 16-byte binary for UUID
+        (RFC 4122 byte order), timestamp[ms] for DateTime64, dictionary arrays (with distinct values) for
+        LowCardinality or repetitive strings. For bulk loads that bypass the write-ahead log."""
 
     @abstractmethod
     def stream(self, sql: str, params: Params | None = None, fmt: str = "JSONEachRow") -> Iterator[bytes]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import orjson
 
 from footfall.engine.base import Engine, EngineError, Params
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _SETTINGS = {"output_format_json_quote_64bit_integers": 0, "session_timezone": "UTC"}
 
@@ -45,10 +48,18 @@ class ClickHouseEngine(Engine):
     def command(self, sql: str, params: Params | None = None) -> None:
         self._raw(sql, "TabSeparated", params)
 
-    def insert_json(self, table: str, rows: bytes, dedup_token: str | None = None) -> None:
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
+    def insert_json(self, table: str, rows: bytes, dedup_token: str | None = None, fmt: str = "JSONEachRow") -> None:
+        settings: dict[str, Any] = {"input_format_json_read_objects_as_strings": 1}
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
         try:
-            self._client().raw_insert(table, insert_block=rows, fmt="JSONEachRow", settings=settings)
+            self._client().raw_insert(table, insert_block=rows, fmt=fmt, settings=settings)
+        except Exception as exc:
+            raise EngineError(str(exc)) from exc
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        try:
+            self._client().insert_arrow(table, data)
         except Exception as exc:
             raise EngineError(str(exc)) from exc
 

@@ -68,11 +68,17 @@ STATEMENTS = [
     """CREATE TABLE IF NOT EXISTS person_overrides (
         project_id UInt32, old_person_id UUID, person_id UUID, version UInt64)
     ENGINE = ReplacingMergeTree(version) ORDER BY (project_id, old_person_id)""",
+    # Cohort membership as queries read it: static cohorts' members as added, dynamic cohorts' as last
+    # computed. The newest version per person wins; is_deleted = 1 removes (footfall.query.cohorts).
+    """CREATE TABLE IF NOT EXISTS cohort_members (
+        project_id UInt32, cohort_id UInt64, person_id UUID, is_deleted UInt8, version UInt64)
+    ENGINE = ReplacingMergeTree(version) ORDER BY (project_id, cohort_id, person_id)""",
     # Seen insert_ids / uuids, for Amplitude's 7-day insert_id dedupe and PostHog's uuid dedupe.
+    # Imported events' keys are permanent: importing the same file again, weeks later, stores nothing.
     """CREATE TABLE IF NOT EXISTS dedupe_keys (
-        project_id UInt32, key UInt64, wal_pos UInt64, seen_at DateTime('UTC'))
+        project_id UInt32, key UInt64, wal_pos UInt64, seen_at DateTime('UTC'), permanent UInt8 DEFAULT 0)
     ENGINE = MergeTree ORDER BY (project_id, key)
-    TTL seen_at + INTERVAL 8 DAY
+    TTL seen_at + INTERVAL 8 DAY DELETE WHERE permanent = 0
     SETTINGS non_replicated_deduplication_window = 10000""",
 ]
 
@@ -80,3 +86,14 @@ STATEMENTS = [
 def apply_schema(engine: Engine) -> None:
     for statement in STATEMENTS:
         engine.command(statement)
+    _upgrade_dedupe_keys(engine)
+
+
+def _upgrade_dedupe_keys(engine: Engine) -> None:
+    """Data dirs created before permanent keys: add the column, and keep permanent rows past the TTL."""
+    definition = engine.scalar(
+        "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'dedupe_keys'"
+    )
+    if definition and "permanent" not in definition:
+        engine.command("ALTER TABLE dedupe_keys ADD COLUMN IF NOT EXISTS permanent UInt8 DEFAULT 0")
+        engine.command("ALTER TABLE dedupe_keys MODIFY TTL seen_at + INTERVAL 8 DAY DELETE WHERE permanent = 0")
