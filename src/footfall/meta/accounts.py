@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -30,10 +30,11 @@ class ProjectInfo:
     name: str
     api_key: str
     timezone: str
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)  # per-project limits and options
 
 
-def _info(project: Project) -> ProjectInfo:
-    return ProjectInfo(project.id, project.name, project.api_key, project.timezone)
+def project_info(project: Project) -> ProjectInfo:
+    return ProjectInfo(project.id, project.name, project.api_key, project.timezone, dict(project.settings or {}))
 
 
 def check_timezone(name: str) -> str:
@@ -128,7 +129,7 @@ class ProjectCache:
                     self._unknown.clear()
                 self._unknown[api_key] = now + self._negative_ttl
                 return None
-            self._known[api_key] = _info(project)
+            self._known[api_key] = project_info(project)
             return self._known[api_key]
 
     def verify_secret(self, api_key: str, secret: str) -> ProjectInfo | None:
@@ -137,7 +138,7 @@ class ProjectCache:
             project = session.scalar(select(Project).where(Project.api_key == api_key))
         if project is None or not verifier.verify(project.secret_key_hash, secret):
             return None
-        return _info(project)
+        return project_info(project)
 
     def forget(self) -> None:
         with self._lock:

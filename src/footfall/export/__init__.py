@@ -1,0 +1,1 @@
+"""Bulk exports: which events an export holds, in which shape, streamed as they are produced."""
