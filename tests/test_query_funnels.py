@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from footfall.query.funnels import run_funnel
 from footfall.query.spec import (
@@ -19,42 +18,7 @@ from footfall.query.spec import (
     Source,
 )
 from footfall.runtime import Runtime
-from tests.conftest import flush, new_project
-from tests.test_query_trends import send
-
-HOUR = 3_600_000
-
-
-@pytest.fixture(scope="module")
-def shop(client: TestClient, runtime: Runtime) -> dict[str, Any]:
-    project = new_project(runtime, "UTC")
-    events = []
-
-    def add(user: str, name: str, at: str, **extra: Any) -> None:
-        events.append({"user_id": user, "event_type": name, "time": f"2024-05-{at}", **extra})
-
-    # u1 converts fully: view 10:00, cart 11:00, buy 13:00 (1 h then 2 h).
-    add("user1", "view", "01T10:00:00", platform="iOS")
-    add("user1", "cart", "01T11:00:00")
-    add("user1", "buy", "01T13:00:00")
-    # u2 reaches cart only; an unrelated event sits between view and cart.
-    add("user2", "view", "01T10:00:00", platform="Web")
-    add("user2", "other", "01T10:30:00")
-    add("user2", "cart", "01T12:00:00")
-    # u3 does the steps out of order: cart then view then buy.
-    add("user3", "cart", "01T09:00:00", platform="Web")
-    add("user3", "view", "01T09:30:00", platform="Web")
-    add("user3", "buy", "01T10:00:00")
-    # u4 buys exactly at the window's edge (24 h after view) and cart in between.
-    add("user4", "view", "02T08:00:00", platform="Web")
-    add("user4", "cart", "02T09:00:00")
-    add("user4", "buy", "03T08:00:00")
-    # u5: a device views, then the same device logs in as user5 and buys: one person.
-    events.append({"device_id": "device-5", "event_type": "view", "time": "2024-05-02T10:00:00", "platform": "iOS"})
-    events.append({"user_id": "user5", "device_id": "device-5", "event_type": "cart", "time": "2024-05-02T10:05:00"})
-    send(client, project, events)
-    flush(runtime)
-    return project
+from tests.datasets import HOUR
 
 
 def _funnel(project: dict[str, Any], order: FunnelOrder = FunnelOrder.ORDERED, **kw: Any) -> FunnelQuery:

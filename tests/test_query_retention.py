@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
-
 from footfall.query.retention import run_retention
 from footfall.query.spec import (
     CohortBy,
@@ -19,25 +16,8 @@ from footfall.query.spec import (
     Scope,
 )
 from footfall.runtime import Runtime
-from tests.conftest import flush, new_project
-from tests.test_query_trends import send
 
 NOW = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def app_usage(client: TestClient, runtime: Runtime) -> dict[str, Any]:
-    """New York (UTC-4 in June). Days are local: 2024-06-01T02:00Z is still May 31st there."""
-    project = new_project(runtime, "America/New_York")
-    events = []
-    for user, days in {"ann01": [1, 2, 4], "ben01": [1, 3], "cat01": [2, 3, 4, 5], "dan01": [2]}.items():
-        for day in days:
-            events.append({"user_id": user, "event_type": "open", "time": f"2024-06-0{day}T15:00:00"})
-    events.append({"user_id": "eve01", "event_type": "open", "time": "2024-06-01T02:00:00"})  # May 31 local
-    events.append({"user_id": "eve01", "event_type": "open", "time": "2024-06-02T15:00:00"})
-    send(client, project, events)
-    flush(runtime)
-    return project
 
 
 def _query(project: dict[str, Any], **kw: Any) -> RetentionQuery:

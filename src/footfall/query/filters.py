@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from footfall.query.spec import EventSelector, Op, PropertyFilter, PropertyRef, QueryError, Source
+from footfall.query.spec import EventSelector, FilterGroup, Op, PropertyFilter, PropertyRef, QueryError, Source
 from footfall.query.sql import Params, and_all
 
 # First-class events columns a filter or breakdown may name (a fixed list: never a user string in SQL).
@@ -87,7 +87,9 @@ def _regex(values: tuple[str, ...]) -> str:
 def filter_sql(f: PropertyFilter, p: Params) -> str:
     op, ref = f.op, f.prop
     if ref.source is Source.COHORT or op in (Op.IN_COHORT, Op.NOT_IN_COHORT):
-        raise FilterError("cohort filters are not supported yet")
+        from footfall.query.cohorts import cohort_filter_sql  # imported here: cohorts compile with this module
+
+        return cohort_filter_sql(f, p)
     if op is Op.IS_SET:
         return is_set_sql(ref, p)
     if op is Op.IS_NOT_SET:
@@ -120,8 +122,15 @@ def filter_sql(f: PropertyFilter, p: Params) -> str:
     raise FilterError(f"unsupported operator: {op}")
 
 
-def filters_sql(filters: tuple[PropertyFilter, ...], p: Params) -> str:
-    return and_all([filter_sql(f, p) for f in filters])
+def filters_sql(filters: tuple[PropertyFilter | FilterGroup, ...], p: Params) -> str:
+    return and_all([group_sql(f, p) if isinstance(f, FilterGroup) else filter_sql(f, p) for f in filters])
+
+
+def group_sql(group: FilterGroup, p: Params) -> str:
+    if not group.any_of:
+        return filters_sql(group.items, p)
+    parts = [group_sql(f, p) if isinstance(f, FilterGroup) else filter_sql(f, p) for f in group.items]
+    return " OR ".join(f"({part})" for part in parts) if parts else "1"
 
 
 def selector_sql(selector: EventSelector, p: Params) -> str:
@@ -131,4 +140,4 @@ def selector_sql(selector: EventSelector, p: Params) -> str:
         if selector.event is not None
         else (f"event NOT IN {p(list(IDENTITY_EVENTS), 'Array(String)')}")
     )
-    return and_all([name, *(filter_sql(f, p) for f in selector.filters)])
+    return and_all([name, filters_sql(selector.filters, p)])

@@ -1,10 +1,12 @@
 """Funnels: how many persons reach each step within the conversion window, and how long each step takes.
 
-One pass per person. Events are sorted by time (ties by step) and folded with `arrayFold`; the state keeps,
-for each step k, the latest chain of timestamps that reaches step k within the window of its first step
-(a later start leaves more room to convert), and the first chain that reached the highest step so far.
-Counts and conversion times therefore come from the same path. Strict order resets every chain an event
-does not extend. Unordered funnels count, for the best anchor event, the distinct steps within its window.
+One pass per person. Events are sorted by time (ties by step, events of no step last) and folded with
+`arrayFold`; the state keeps, for each step k, the latest chain of timestamps that reaches step k within the
+window of its first step (a later start leaves more room to convert), and the first chain that reached the
+highest step so far. Counts and conversion times therefore come from the same path. Strict order resets every
+chain an event does not extend, but another event at the same moment as a step event breaks nothing (as in
+Amplitude's exact order). Unordered funnels count, for the best anchor event, the distinct steps within its
+window.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ class FunnelError(QueryError):
 def _fold_sql(steps: int, order: FunnelOrder) -> str:
     """The fold over `evs` (Array(Tuple(ms, mask, in_range))): slots 1..N hold each step's latest chain,
     slot N+1 the longest chain seen before the current event (strict order may reset the others)."""
-    keep = "[]" if order is FunnelOrder.STRICT else "st[k]"
+    # Strict: an event resets every chain it does not extend, except that an event of no step keeps the
+    # chains that end at its own moment (it sorts after simultaneous step events, as Amplitude lets it).
+    strict_keep = "if(ev.2 = 0 AND length(st[k]) > 0 AND st[k][-1] = ev.1, st[k], [])"
+    keep = strict_keep if order is FunnelOrder.STRICT else "st[k]"
     extend = (
         "if(bitTest(ev.2, k - 1) AND if(k = 1, ev.3 = 1, "
         "length(st[k - 1]) > 0 AND ev.1 - st[k - 1][1] <= {window:Int64}), "
@@ -96,7 +101,7 @@ def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
             SELECT bd, {chain} AS chain FROM (
                 SELECT bd, evs, {state} AS st FROM (
                     SELECT pid,
-                           arraySort(e -> (e.1, e.2), groupArray((toUnixTimestamp64Milli(timestamp), mask,
+                           arraySort(e -> (e.1, e.2 = 0, e.2), groupArray((toUnixTimestamp64Milli(timestamp), mask,
                                toUInt8(timestamp >= {start} AND timestamp < {end})))) AS evs,
                            argMinIf({breakdown}, timestamp, bitTest(mask, 0) AND timestamp < {end}) AS bd
                     FROM (SELECT *, {mask} AS mask FROM {source_sql(p, scope.project_id, and_all(conditions))})

@@ -12,6 +12,7 @@ class QueryError(ValueError):
 
 
 class Interval(StrEnum):
+    MINUTE = "minute"
     MINUTE5 = "5minute"
     HOUR = "hour"
     DAY = "day"
@@ -61,11 +62,19 @@ class PropertyFilter:
 
 
 @dataclass(frozen=True)
+class FilterGroup:
+    """Filters joined by OR (any_of) or AND; items are filters or nested groups (PostHog property groups)."""
+
+    any_of: bool
+    items: tuple[PropertyFilter | FilterGroup, ...]
+
+
+@dataclass(frozen=True)
 class EventSelector:
     """An event (None: any analytics event) narrowed by property filters (ANDed)."""
 
     event: str | None
-    filters: tuple[PropertyFilter, ...] = ()
+    filters: tuple[PropertyFilter | FilterGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class Scope:
     project_id: int
     date_range: DateRange
     interval: Interval = Interval.DAY
-    filters: tuple[PropertyFilter, ...] = ()
+    filters: tuple[PropertyFilter | FilterGroup, ...] = ()
     week_start: int = 0  # 0 Sunday, 1 Monday
 
 
@@ -114,6 +123,11 @@ class Series:
     selector: EventSelector
     math: Math = Math.TOTAL
     math_property: PropertyRef | None = None
+    # A rolling window of this many intervals ending at each bucket: uniques over the window (Amplitude's
+    # rollingWindow, PostHog's weekly/monthly active) or the window's sum for other math.
+    window: int = 1
+    # Then each value averaged with the ones before it, over this many intervals (Amplitude's rollingAverage).
+    average_over: int = 1
 
 
 @dataclass(frozen=True)

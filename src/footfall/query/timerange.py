@@ -17,6 +17,8 @@ _STEP = {
 
 def bucket_sql(interval: Interval, tz: str, week_start: int = 0, column: str = "timestamp") -> str:
     """Start of the local bucket holding `column`, as a local DateTime (tz is a bound placeholder)."""
+    if interval is Interval.MINUTE:
+        return f"toStartOfMinute({column}, {tz})"
     if interval is Interval.MINUTE5:
         return f"toStartOfFiveMinutes({column}, {tz})"
     if interval is Interval.HOUR:
@@ -38,6 +40,8 @@ def window_sql(scope: Scope, p: Params, column: str = "timestamp") -> str:
 
 
 def align(moment: dt.datetime, interval: Interval, week_start: int = 0) -> dt.datetime:
+    if interval is Interval.MINUTE:
+        return moment.replace(second=0, microsecond=0)
     if interval is Interval.MINUTE5:
         return moment.replace(minute=moment.minute - moment.minute % 5, second=0, microsecond=0)
     if interval is Interval.HOUR:
@@ -79,6 +83,6 @@ def bucket_index_sql(interval: Interval, tz: str, origin: dt.datetime, p: Params
         return days if interval is Interval.DAY else f"toInt64(floor({days} / 7))"
     if interval is Interval.MONTH:
         return f"(toYear({column}, {tz}) * 12 + toMonth({column}, {tz}) - {origin.year * 12 + origin.month})"
-    seconds = 3600 if interval is Interval.HOUR else 300
+    seconds = {Interval.HOUR: 3600, Interval.MINUTE5: 300, Interval.MINUTE: 60}[interval]
     origin_sql = f"toUnixTimestamp(toDateTime({p(origin.strftime('%Y-%m-%d %H:%M:%S'))}, {tz}))"
     return f"toInt64(floor((toUnixTimestamp({column}) - {origin_sql}) / {seconds}))"

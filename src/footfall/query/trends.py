@@ -12,7 +12,7 @@ from footfall.query.filters import filters_sql, selector_sql, value_sql
 from footfall.query.formula import FormulaError, Ref, evaluate, parse, refs
 from footfall.query.spec import EventSelector, Math, QueryError, Series, SeriesResult, TrendsQuery, TrendsResult
 from footfall.query.sql import Params, and_all
-from footfall.query.timerange import bucket_sql, buckets, parse_bucket, window_sql
+from footfall.query.timerange import advance, align, bucket_index_sql, bucket_sql, buckets, parse_bucket, window_sql
 
 _PROPERTY_MATH = {
     Math.SUM: "sum({x})",
@@ -56,7 +56,77 @@ def run_trends(engine: Engine, query: TrendsQuery) -> TrendsResult:
     return result
 
 
+def _rolling(values: list[float], n: int, mean: bool) -> list[float]:
+    out = []
+    for i in range(len(values)):
+        part = values[max(0, i - n + 1) : i + 1]
+        out.append(sum(part) / len(part) if mean else sum(part))
+    return out
+
+
 def _series(engine: Engine, query: TrendsQuery, index: int, series: Series, x: list[Any]) -> list[SeriesResult]:
+    if series.window < 1 or series.average_over < 1 or series.window > 366 or series.average_over > 366:
+        raise TrendsError("rolling windows are 1 to 366 intervals")
+    if series.window > 1 and series.math is Math.UNIQUES:
+        results = _rolling_uniques(engine, query, index, series, x)
+    else:
+        results = _bucketed(engine, query, index, series, x)
+        if series.window > 1:
+            for item in results:
+                item.values = _rolling(item.values, series.window, mean=False)
+    if series.average_over > 1:
+        for item in results:
+            item.values = _rolling(item.values, series.average_over, mean=True)
+    return results
+
+
+def _collect(
+    rows: list[list[Any]], index: int, groups: int, x: list[Any], slot_of: Callable[[Any], int | None], limit: int
+) -> list[SeriesResult]:
+    """Rows of (bucket, group values…, value, is_total) into ranked series, zeros where nothing happened."""
+    per_group: dict[tuple[str, ...], SeriesResult] = {}
+    for row in rows:
+        key = tuple(row[1 : 1 + groups])
+        out = per_group.setdefault(key, SeriesResult(index, key, [0.0] * len(x), 0.0))
+        if row[-1]:
+            out.total = float(row[-2])
+        elif (slot := slot_of(row[0])) is not None:
+            out.values[slot] = float(row[-2])
+    if not groups and not per_group:  # nothing happened: still one series, all zeros
+        per_group[()] = SeriesResult(index, (), [0.0] * len(x), 0.0)
+    ranked = sorted(per_group.values(), key=lambda s: (-s.total, s.breakdown))
+    return ranked[:limit] if groups else ranked
+
+
+def _rolling_uniques(
+    engine: Engine, query: TrendsQuery, index: int, series: Series, x: list[Any]
+) -> list[SeriesResult]:
+    """Persons active in the `window` intervals ending at each bucket: each (person, interval) is spread
+    forward over the buckets whose window contains it."""
+    scope, rng = query.scope, query.scope.date_range
+    origin = align(rng.start, scope.interval, scope.week_start)
+    first = advance(origin, scope.interval, -(series.window - 1))
+    p = Params()
+    tz = p(rng.timezone)
+    window = (
+        f"timestamp >= toDateTime64({p(first.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz}) AND "
+        f"timestamp < toDateTime64({p(rng.end.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})"
+    )
+    where = and_all([window, selector_sql(series.selector, p), filters_sql(scope.filters, p)])
+    groups = [f"{value_sql(ref, p)} AS g{i}" for i, ref in enumerate(query.breakdowns)]
+    names = [f"g{i}" for i in range(len(groups))]
+    sql = f"""
+        SELECT target, {"".join(g + ", " for g in names)} toFloat64(uniqExact(pid)) AS v, grouping(target) AS t
+        FROM (SELECT DISTINCT pid, {bucket_index_sql(scope.interval, tz, origin, p)} AS i
+                     {"".join(", " + g for g in groups)}
+              FROM {source_sql(p, scope.project_id, where)})
+        ARRAY JOIN range(i, i + {series.window}) AS target
+        WHERE target >= 0 AND target < {len(x)}
+        GROUP BY GROUPING SETS ((target{"".join(", " + g for g in names)}), ({", ".join(names)}))"""
+    return _collect(engine.query(sql, p.values), index, len(groups), x, lambda i: int(i), query.breakdown_limit)
+
+
+def _bucketed(engine: Engine, query: TrendsQuery, index: int, series: Series, x: list[Any]) -> list[SeriesResult]:
     scope = query.scope
     p = Params()
     tz = p(scope.date_range.timezone)
@@ -69,20 +139,9 @@ def _series(engine: Engine, query: TrendsQuery, index: int, series: Series, x: l
                {aggregate_sql(series, p)} AS v, grouping(b) AS is_total
         FROM {source_sql(p, scope.project_id, where)}
         GROUP BY GROUPING SETS ({sets})"""
-    rows = engine.query(sql, p.values)
     position = {bucket: i for i, bucket in enumerate(x)}
-    per_group: dict[tuple[str, ...], SeriesResult] = {}
-    for row in rows:
-        key = tuple(row[1 : 1 + len(groups)])
-        out = per_group.setdefault(key, SeriesResult(index, key, [0.0] * len(x), 0.0))
-        if row[-1]:
-            out.total = float(row[-2])
-        elif (slot := position.get(parse_bucket(row[0]))) is not None:
-            out.values[slot] = float(row[-2])
-    if not groups and not per_group:  # nothing happened: still one series, all zeros
-        per_group[()] = SeriesResult(index, (), [0.0] * len(x), 0.0)
-    ranked = sorted(per_group.values(), key=lambda s: (-s.total, s.breakdown))
-    return ranked[: query.breakdown_limit] if query.breakdowns else ranked
+    rows = engine.query(sql, p.values)
+    return _collect(rows, index, len(groups), x, lambda b: position.get(parse_bucket(b)), query.breakdown_limit)
 
 
 def run_formula(engine: Engine, query: TrendsQuery, formula: str, operand: Callable[[Ref], Series]) -> TrendsResult:

@@ -120,7 +120,10 @@ def event_filter(raw: Any) -> PropertyFilter:
 
 def event(raw: str | None, name: str = "e") -> tuple[EventSelector, tuple[PropertyRef, ...]]:
     """An `e` parameter: the selector and its `group_by` properties."""
-    value = json_param(raw, name)
+    return event_of(json_param(raw, name), name)
+
+
+def event_of(value: Any, name: str = "e") -> tuple[EventSelector, tuple[PropertyRef, ...]]:
     if not isinstance(value, dict):
         raise BadRequest(f"Parameter {name} must be an event object")
     event_type = value.get("event_type")
@@ -153,11 +156,23 @@ def segments(raw: str | None) -> tuple[PropertyFilter, ...]:
         if not isinstance(cond, dict):
             raise BadRequest("Each segment condition must be an object")
         if cond.get("prop") == "userdata_cohort":
-            raise BadRequest("Cohort segments are not supported yet")
+            out.append(cohort_segment(cond))
+            continue
         out.append(
             PropertyFilter(user_property(cond.get("prop")), _operator(cond.get("op")), _values(cond.get("values", [])))
         )
     return tuple(out)
+
+
+def cohort_segment(cond: dict[str, Any]) -> PropertyFilter:
+    """`{"prop": "userdata_cohort", "op": "is" | "is not", "values": [cohort ids]}`: in any (none) of them."""
+    op = {"is": Op.IN_COHORT, "is not": Op.NOT_IN_COHORT}.get(cond.get("op"))
+    if op is None:
+        raise BadRequest("A cohort segment's operator is 'is' or 'is not'")
+    values = _values(cond.get("values", []))
+    if not values or not all(v.isascii() and v.isdigit() for v in values):
+        raise BadRequest("A cohort segment's values are cohort ids")
+    return PropertyFilter(PropertyRef(Source.COHORT, "userdata_cohort"), op, values)
 
 
 def group_by(raw: str | None) -> PropertyRef | None:
@@ -202,13 +217,17 @@ def date_range(start: str | None, end: str | None, timezone: str, max_days: int)
     return DateRange(first, end_exclusive, timezone)
 
 
-def limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
+def whole_number(raw: str | None, name: str, default: int, maximum: int) -> int:
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError as exc:
-        raise BadRequest("limit must be a whole number") from exc
+        raise BadRequest(f"{name} must be a whole number") from exc
     if not 1 <= value <= maximum:
-        raise BadRequest(f"limit must be between 1 and {maximum}")
+        raise BadRequest(f"{name} must be between 1 and {maximum}")
     return value
+
+
+def limit(raw: str | None, default: int = 100, maximum: int = 1000) -> int:
+    return whole_number(raw, "limit", default, maximum)
