@@ -4,21 +4,96 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from footfall import __version__, admin
+from footfall.api.amplitude import annotations as amplitude_annotations
+from footfall.api.amplitude import charts as amplitude_charts
+from footfall.api.amplitude import cohorts as amplitude_cohorts
+from footfall.api.amplitude import composition as amplitude_composition
+from footfall.api.amplitude import events_list as amplitude_events_list
+from footfall.api.amplitude import export as amplitude_export
+from footfall.api.amplitude import funnels as amplitude_funnels
+from footfall.api.amplitude import realtime as amplitude_realtime
+from footfall.api.amplitude import retention as amplitude_retention
+from footfall.api.amplitude import revenue as amplitude_revenue
+from footfall.api.amplitude import segmentation as amplitude_segmentation
+from footfall.api.amplitude import sessions as amplitude_sessions
+from footfall.api.amplitude import useractivity as amplitude_useractivity
+from footfall.api.amplitude import users as amplitude_users
+from footfall.api.amplitude import usersearch as amplitude_usersearch
+from footfall.api.posthog import dashboards as posthog_dashboards
+from footfall.api.posthog import errors as posthog_errors
+from footfall.api.posthog import exports as posthog_exports
+from footfall.api.posthog import file_system as posthog_file_system
+from footfall.api.posthog import insights as posthog_insights
+from footfall.api.posthog import people_events as posthog_people_events
+from footfall.api.posthog import query as posthog_query
+from footfall.api.posthog import sharing as posthog_sharing
+from footfall.api.posthog.errors import PostHogAPIError
 from footfall.config import Settings
 from footfall.ingest.routes import router as ingest_router
 from footfall.metrics import Metrics
+from footfall.query.cache import ResultCache
 from footfall.runtime import Runtime
 
 log = logging.getLogger("footfall.http")
+
+
+class Observe:
+    """Latency metrics, a log line for errors and slow requests, and a JSON 500 for unhandled errors.
+
+    Plain ASGI on purpose: `@app.middleware("http")` (BaseHTTPMiddleware) runs each request in an extra
+    task and re-streams the response, a large share of an ingest request's cost.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status, elapsed, started = 500, 0.0, False
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status, elapsed, started
+            if message["type"] == "http.response.start":
+                # Timed to the response's start, as a streamed export's body may take much longer.
+                status, elapsed, started = message["status"], time.perf_counter() - start, True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        except Exception:
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if started:  # nothing else can be sent
+                raise
+            response = Response(orjson.dumps({"error": "internal error"}), 500, media_type="application/json")
+            await response(scope, receive, send)
+            status, elapsed = 500, time.perf_counter() - start
+        metrics = getattr(scope["app"].state, "metrics", None)
+        if metrics is not None:
+            route = scope.get("route")
+            metrics.requests.labels(getattr(route, "path", "unmatched"), str(status)).observe(elapsed)
+        if status >= 400 or elapsed > 1:
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                },
+            )
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -30,6 +105,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         rt = runtime or Runtime(settings)
         app.state.runtime = rt
         app.state.metrics = Metrics(rt)
+        app.state.query_cache = ResultCache()
         rt.start()
         try:
             yield
@@ -47,31 +123,31 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.include_router(ingest_router)
     app.include_router(admin.router)
+    app.include_router(posthog_query.router)
+    app.include_router(posthog_dashboards.router)
+    app.include_router(posthog_insights.router)
+    app.include_router(posthog_sharing.router)
+    app.include_router(posthog_exports.router)
+    app.include_router(posthog_file_system.router)
+    app.include_router(posthog_people_events.router)
+    app.add_exception_handler(PostHogAPIError, posthog_errors.handle)
+    app.include_router(amplitude_export.router)
+    app.include_router(amplitude_segmentation.router)
+    app.include_router(amplitude_funnels.router)
+    app.include_router(amplitude_retention.router)
+    app.include_router(amplitude_users.router)
+    app.include_router(amplitude_sessions.router)
+    app.include_router(amplitude_composition.router)
+    app.include_router(amplitude_events_list.router)
+    app.include_router(amplitude_useractivity.router)
+    app.include_router(amplitude_usersearch.router)
+    app.include_router(amplitude_realtime.router)
+    app.include_router(amplitude_revenue.router)
+    app.include_router(amplitude_cohorts.router)
+    app.include_router(amplitude_annotations.router)
+    app.include_router(amplitude_charts.router)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("unhandled error", extra={"method": request.method, "path": request.url.path})
-            response = Response(orjson.dumps({"error": "internal error"}), 500, media_type="application/json")
-        elapsed = time.perf_counter() - start
-        route = request.scope.get("route")
-        metrics = getattr(request.app.state, "metrics", None)
-        if metrics is not None:
-            metrics.requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).observe(elapsed)
-        if response.status_code >= 400 or elapsed > 1:
-            log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 1),
-                },
-            )
-        return response
+    app.add_middleware(Observe)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

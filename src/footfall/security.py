@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -51,3 +55,33 @@ class Verifier:
 
 
 verifier = Verifier()
+
+
+def server_secret(data_dir: Path) -> bytes:
+    """The key that signs share cookies: FOOTFALL_SECRET_KEY, else a random one kept in the data dir (0600)."""
+    configured = os.environ.get("FOOTFALL_SECRET_KEY")
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def sign(secret: bytes, subject: str, ttl_seconds: int) -> str:
+    """A compact signed token `<subject>.<expiry>.<hmac>` (for share cookies; subjects are not secret)."""
+    expiry = int(time.time()) + ttl_seconds
+    body = f"{subject}.{expiry}"
+    mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{mac}"
+
+
+def unsign(secret: bytes, token: str, subject: str) -> bool:
+    """True when `token` was signed for `subject` and has not expired."""
+    body, _, mac = token.rpartition(".")
+    found_subject, _, expiry = body.rpartition(".")
+    if found_subject != subject or not expiry.isdigit() or int(expiry) < time.time():
+        return False
+    return hmac.compare_digest(mac, hmac.new(secret, body.encode(), hashlib.sha256).hexdigest())

@@ -1,0 +1,1 @@
+"""PostHog's REST API (projects and environments), shaped from footfall's shared engine and metadata."""

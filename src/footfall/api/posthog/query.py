@@ -1,0 +1,47 @@
+"""`POST /api/projects/:id/query/`: run a TrendsQuery, FunnelsQuery, … directly (scope `query:read`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from footfall.api.posthog.auth import Caller, require
+from footfall.api.posthog.common import dual_route
+from footfall.api.posthog.errors import PostHogAPIError, invalid
+from footfall.api.posthog.runner import run_query
+from footfall.query.spec import QueryError
+
+router = APIRouter(tags=["PostHog query"])
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise invalid("request body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise invalid("request body must be a JSON object")
+    return body
+
+
+@dual_route(router, "/query/", ["POST"])
+async def query(request: Request, caller: Caller = Depends(require("query:read"))) -> Response:
+    body = await _json_body(request)
+    if "query" not in body:
+        raise invalid("query is required", "query")
+    runtime = request.app.state.runtime
+    try:
+        envelope = await run_in_threadpool(
+            run_query,
+            runtime.engine,
+            request.app.state.query_cache,
+            caller.project,
+            body["query"],
+            body.get("refresh", "blocking"),
+        )
+    except QueryError as exc:
+        raise PostHogAPIError(400, "invalid_input", str(exc), "query") from exc
+    return Response(orjson.dumps(envelope), media_type="application/json")

@@ -1,0 +1,167 @@
+"""Run a PostHog query (an InsightVizNode or a bare *Query) on the shared engine, with PostHog's caching.
+
+Insights, dashboard tiles, `/query/`, exports and the web UI all call `run_query`, so a number is computed
+the same way wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from footfall.api.posthog import results, translate
+from footfall.api.posthog.translate import TranslationError
+from footfall.engine import Engine
+from footfall.meta.accounts import ProjectInfo
+from footfall.query.cache import Cached, ResultCache
+from footfall.query.formula import Ref
+from footfall.query.funnels import run_funnel
+from footfall.query.lifecycle import run_lifecycle
+from footfall.query.paths import run_paths
+from footfall.query.retention import run_retention
+from footfall.query.spec import DateRange, Interval, TrendsQuery
+from footfall.query.stickiness import run_stickiness
+from footfall.query.trends import run_formula, run_trends
+
+INSIGHT_KINDS = ("TrendsQuery", "FunnelsQuery", "RetentionQuery", "LifecycleQuery", "StickinessQuery", "PathsQuery")
+# `refresh` values that recompute even when a fresh result is cached; `force_cache` never computes.
+RECOMPUTE = {"force_blocking", "force_async", True, "true"}
+
+
+def unwrap(query: Any) -> dict[str, Any]:
+    """The runnable query inside an InsightVizNode (or the query itself)."""
+    if not isinstance(query, dict):
+        raise TranslationError("query must be an object")
+    if query.get("kind") in ("InsightVizNode", "DataVisualizationNode", "DataTableNode"):
+        query = query.get("source") or {}
+        if not isinstance(query, dict):
+            raise TranslationError("source must be an object")
+    if query.get("kind") not in INSIGHT_KINDS:
+        raise TranslationError(f"unsupported query kind: {query.get('kind')}")
+    return query
+
+
+def _previous(rng: DateRange) -> DateRange:
+    return DateRange(rng.start - (rng.end - rng.start), rng.start, rng.timezone)
+
+
+def _trends(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None) -> list[Any]:
+    spec = translate.trends(query, project, now)
+    interval = spec.scope.interval
+    options = query.get("trendsFilter") or {}
+    formula = options.get("formula") or next(iter(options.get("formulas") or []), None)
+
+    def compute(q: TrendsQuery) -> Any:
+        if not formula:
+            return run_trends(engine, q)
+
+        def operand(ref: Ref) -> Any:
+            index = ord(ref.name) - ord("A") if len(ref.name) == 1 else -1
+            if ref.function or not 0 <= index < len(q.series):
+                raise TranslationError(f"formula names series {ref.name}, which does not exist")
+            return q.series[index]
+
+        return run_formula(engine, q, formula, operand)
+
+    current = results.trends(
+        compute(spec),
+        query,
+        interval,
+        "current" if (query.get("compareFilter") or {}).get("compare") else None,
+        formula,
+    )
+    if not (query.get("compareFilter") or {}).get("compare"):
+        return current
+    earlier = replace(spec, scope=replace(spec.scope, date_range=_previous(spec.scope.date_range)))
+    return current + results.trends(compute(earlier), query, interval, "previous", formula)
+
+
+def compute(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> Any:
+    kind = query["kind"]
+    if kind == "TrendsQuery":
+        return _trends(engine, query, project, now)
+    if kind == "FunnelsQuery":
+        spec = translate.funnel(query, project, now)
+        result = run_funnel(engine, spec)
+        if (query.get("funnelsFilter") or {}).get("funnelVizType") == "trends":
+            return results.funnel_trends(result, spec.scope.interval)
+        return results.funnel(result, query)
+    if kind == "RetentionQuery":
+        spec = translate.retention(query, project, now)
+        return results.retention(run_retention(engine, spec, now), spec.scope.interval)
+    if kind == "LifecycleQuery":
+        spec = translate.lifecycle(query, project, now)
+        return results.lifecycle(run_lifecycle(engine, spec), query, spec.scope.interval)
+    if kind == "StickinessQuery":
+        spec = translate.stickiness(query, project, now)
+        return results.stickiness(run_stickiness(engine, spec), query, spec.scope.interval)
+    return results.paths(run_paths(engine, translate.paths(query, project, now)))
+
+
+def cache_key(project: ProjectInfo, query: dict[str, Any]) -> str:
+    canonical = orjson.dumps(
+        {"project": project.id, "tz": project.timezone, "query": query}, option=orjson.OPT_SORT_KEYS
+    )
+    return "cache_" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def run_query(
+    engine: Engine,
+    cache: ResultCache,
+    project: ProjectInfo,
+    query: Any,
+    refresh: Any = "blocking",
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """PostHog's cached response envelope around the query's results."""
+    runnable = unwrap(query)
+    key = cache_key(project, runnable)
+    moment = now or dt.datetime.now(dt.UTC)
+    cached = cache.get(key)
+    usable = cached is not None and (
+        refresh == "force_cache" or (refresh not in RECOMPUTE and not cached.stale(moment))
+    )
+    if not usable and refresh == "force_cache":
+        return _envelope(None, key, None, project, moment)
+    if not usable:
+        interval = translate.INTERVALS.get(str(runnable.get("interval") or "day"), Interval.DAY)
+        value = compute(engine, runnable, project, now)
+        cached = Cached(value, moment, interval, _range_end(runnable, project, interval, moment))
+        cache.put(key, cached)
+        return _envelope(value, key, cached, project, moment, is_cached=False)
+    assert cached is not None
+    return _envelope(cached.value, key, cached, project, moment, is_cached=True)
+
+
+def _range_end(query: dict[str, Any], project: ProjectInfo, interval: Interval, now: dt.datetime) -> dt.datetime:
+    """When the queried range ends, in UTC (a range that ended long ago is never stale)."""
+    date_range = query.get("dateRange") or {}
+    if not date_range.get("date_to"):
+        return now
+    local_end = translate.date_range(date_range, project, interval, now=now).end
+    return local_end.replace(tzinfo=ZoneInfo(project.timezone)).astimezone(dt.UTC)
+
+
+def _envelope(
+    value: Any, key: str, cached: Cached | None, project: ProjectInfo, now: dt.datetime, is_cached: bool = False
+) -> dict[str, Any]:
+    last = cached.computed_at if cached else None
+    return {
+        "results": value,
+        "is_cached": is_cached,
+        "cache_key": key,
+        "last_refresh": last.isoformat().replace("+00:00", "Z") if last else None,
+        "next_allowed_client_refresh": (now + dt.timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+        "cache_target_age": None,
+        "timezone": project.timezone,
+        "query_status": None,
+        "hasMore": False,
+        "timings": [],
+        "hogql": None,
+        "error": None,
+    }
