@@ -63,23 +63,18 @@ def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None
         conditions.append(f"timestamp >= toDateTime64({p(origin.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})")
     in_range = f"i >= 0 AND i < {n_cohorts}"
     cohort_expr = {
-        CohortBy.FIRST_IN_RANGE: f"arraySlice(arraySort(groupUniqArrayIf(i, s AND {in_range})), 1, 1)",
+        CohortBy.FIRST_IN_RANGE: f"if(countIf(s AND {in_range}) > 0, [minIf(i, s AND {in_range})], [])",
         CohortBy.EVERY: f"groupUniqArrayIf(i, s AND {in_range})",
         CohortBy.FIRST_EVER: f"arrayFilter(c -> c >= 0 AND c < {n_cohorts}, if(countIf(s) > 0, [minIf(i, s)], []))",
     }[query.cohort_by]
-    breakdown = value_sql(query.breakdown, p) if query.breakdown else "''"
-    los = p([lo for lo, _ in columns], "Array(Int64)")
-    his = p([hi for _, hi in columns], "Array(Int64)")
+    breakdown = f"argMinIf({value_sql(query.breakdown, p)}, timestamp, s)" if query.breakdown else "''"
     sql = f"""
-    SELECT bd, cohort, col, grouping(cohort) AS combined, uniqExact(pid) AS persons
+    SELECT bd, cohort, col, grouping(cohort) AS combined,
+           {"uniqExact(pid)" if query.cohort_by is CohortBy.EVERY else "count()"} AS persons
     FROM (
-        SELECT pid, bd, cohort,
-               arrayJoin(arrayConcat([0], arrayFilter(x -> x > 0, arrayMap((lo, hi, n) ->
-                   if(arrayExists(r -> r - cohort >= lo AND r - cohort <= hi, returns), n, 0),
-                   {los}, {his}, arrayEnumerate({los}))))) AS col
+        SELECT pid, bd, cohort, arrayJoin(arrayConcat([0], {_columns_sql(query, columns, p)})) AS col
         FROM (
-            SELECT pid, {cohort_expr} AS cohorts, groupUniqArrayIf(i, r) AS returns,
-                   argMinIf({breakdown}, timestamp, s) AS bd
+            SELECT pid, {cohort_expr} AS cohorts, groupUniqArrayIf(i, r) AS returns, {breakdown} AS bd
             FROM (SELECT *, {index} AS i, toUInt8({start_cond}) AS s, toUInt8({return_cond}) AS r
                   FROM {source_sql(p, scope.project_id, and_all(conditions))})
             GROUP BY pid
@@ -89,6 +84,25 @@ def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None
     GROUP BY GROUPING SETS ((bd, cohort, col), (bd, col))"""
     rows = engine.query(sql, p.values)
     return _shape(rows, cohorts, columns, scope.interval, now or dt.datetime.now(dt.UTC), rng.timezone)
+
+
+def _columns_sql(query: RetentionQuery, columns: list[tuple[int, int]], p: Params) -> str:
+    """The 1-based result columns a person-cohort counts in, from its return intervals `returns`.
+
+    n-day and rolling columns follow from the return offsets directly (one pass over the returns);
+    brackets test each bracket."""
+    offsets = "arrayMap(r -> r - cohort, arrayFilter(r -> r >= cohort, returns))"
+    last = len(columns) - 1
+    if query.mode is RetentionMode.N_DAY:
+        return f"arrayMap(k -> k + 1, arrayFilter(k -> k <= {last}, {offsets}))"
+    if query.mode is RetentionMode.ROLLING:
+        return f"range(1, least(arrayMax(arrayPushBack({offsets}, -1)), {last}) + 2)"
+    los = p([lo for lo, _ in columns], "Array(Int64)")
+    his = p([hi for _, hi in columns], "Array(Int64)")
+    return (
+        f"arrayFilter(x -> x > 0, arrayMap((lo, hi, n) -> if(arrayExists(r -> r - cohort >= lo AND "
+        f"r - cohort <= hi, returns), n, 0), {los}, {his}, arrayEnumerate({los})))"
+    )
 
 
 def _shape(
