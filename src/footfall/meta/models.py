@@ -67,7 +67,7 @@ class Person(Base):
 class PersonDistinctId(Base):
     __tablename__ = "person_distinct_ids"
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    distinct_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    distinct_id: Mapped[str] = mapped_column(String(1024), primary_key=True)  # Amplitude ids reach 1024
     person_id: Mapped[str] = mapped_column(String(36), index=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -85,8 +85,8 @@ class PersonOverride(Base):
 class Group(Base):
     __tablename__ = "groups"
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    group_type: Mapped[str] = mapped_column(String(200), primary_key=True)
-    group_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    group_type: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
