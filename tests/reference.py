@@ -123,8 +123,9 @@ def _matched(e: Ev, steps: Sequence[str]) -> list[int]:
 
 
 def _sorted_events(evs: Iterable[Ev], steps: Sequence[str]) -> list[Ev]:
-    """Time order; simultaneous events by step (events of no step first). An event matching several
-    steps (a funnel repeating an event) sorts by its highest step first, as a bitmask of steps compares."""
+    """Time order, simultaneous events by step (where an event of no step goes among them does not matter:
+    `_funnel_events` drops it). An event matching several steps (a funnel repeating an event) sorts as the
+    bitmask of its steps compares, so by its highest step: a convention where "by step" says nothing."""
     return sorted(evs, key=lambda e: (e.ms, sum(1 << k for k in _matched(e, steps))))
 
 
@@ -143,25 +144,27 @@ def _funnel_events(
     return _sorted_events(keep, steps)
 
 
-def ordered_reach(evs: Sequence[Ev], steps: Sequence[str], window: int, start: int, end: int) -> int:
-    """Brute force: the most steps matched by events in (sorted) order, the first inside [start, end) and
-    the last within `window` ms (inclusive) of the first. Greedy: from each possible first event, each later
-    step takes the earliest event that can, which never loses against a later choice."""
-    best = 0
+def ordered_paths(evs: Sequence[Ev], steps: Sequence[str], window: int, start: int, end: int) -> list[list[int]]:
+    """From each first-step event inside [start, end), in order: the times of the path that takes, for each
+    later step, the first event of that step after the previous one, while within `window` ms (inclusive)
+    of the first. Taking the earliest event never loses against a later choice, so the longest of these
+    paths reaches the most steps any path of events in (sorted) order can."""
+    paths = []
     for i, first in enumerate(evs):
         if not (steps[0] == first.name and start <= first.ms < end):
             continue
-        reached, j = 1, i + 1
-        while reached < len(steps):
+        path, j = [first.ms], i + 1
+        while len(path) < len(steps):
             j = next(
-                (m for m in range(j, len(evs)) if evs[m].name == steps[reached] and evs[m].ms - first.ms <= window),
+                (m for m in range(j, len(evs)) if evs[m].name == steps[len(path)] and evs[m].ms - first.ms <= window),
                 -1,
             )
             if j < 0:
                 break
-            reached, j = reached + 1, j + 1
-        best = max(best, reached)
-    return best
+            path.append(evs[j].ms)
+            j += 1
+        paths.append(path)
+    return paths
 
 
 def strict_reach(evs: Sequence[Ev], steps: Sequence[str], window: int, start: int, end: int) -> int:
@@ -183,10 +186,9 @@ def strict_reach(evs: Sequence[Ev], steps: Sequence[str], window: int, start: in
 
 
 def chain_of(evs: Sequence[Ev], steps: Sequence[str], window: int, start: int, end: int, strict: bool) -> list[int]:
-    """The path the conversion times come from, per funnels.py's docstring: walking the events, keep for
-    each step k the latest chain of times reaching k whose first event is within the window of the event
-    extending it (strict order empties every chain the event does not extend); the answer is the first
-    chain that reached the furthest step."""
+    """The path of funnels.py's fold: walking the events, keep for each step k the latest chain of times
+    reaching k whose first event is within the window of the event extending it (strict order empties every
+    chain the event does not extend); the answer is the first chain that reached the furthest step."""
     n = len(steps)
     chains: list[list[int]] = [[] for _ in range(n)]
     best: list[int] = []
@@ -242,10 +244,17 @@ def funnel(
         if order == "unordered":
             reached.append(unordered_reach(kept, steps, window, start, end))
             continue
-        brute = (strict_reach if order == "strict" else ordered_reach)(kept, steps, window, start, end)
-        chain = chain_of(kept, steps, window, start, end, order == "strict")
-        assert len(chain) == brute, (chain, brute)  # the reference's own two readings agree
-        reached.append(brute)
+        fold = chain_of(kept, steps, window, start, end, order == "strict")
+        if order == "strict":
+            chain = fold
+            assert len(chain) == strict_reach(kept, steps, window, start, end)  # two readings agree
+        else:
+            # Ordered funnels time the longest earliest-next path, the earliest start winning ties
+            # (Amplitude's "earliest, longest path"; funnels.py's `_greedy_sql`); the fold reaches as far.
+            paths = ordered_paths(kept, steps, window, start, end)
+            chain = max(paths, key=len, default=[])
+            assert len(chain) == len(fold)
+        reached.append(len(chain))
         chains.append(chain)
     counts = [sum(1 for r in reached if r > k) for k in range(n)]
     avg: list[float | None] = [None] * n

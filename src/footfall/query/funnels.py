@@ -1,12 +1,14 @@
 """Funnels: how many persons reach each step within the conversion window, and how long each step takes.
 
-One pass per person. Events are sorted by time (ties by step, events of no step last) and folded with
-`arrayFold`; the state keeps, for each step k, the latest chain of timestamps that reaches step k within the
-window of its first step (a later start leaves more room to convert), and the first chain that reached the
-highest step so far. Counts and conversion times therefore come from the same path. Strict order resets every
-chain an event does not extend, but another event at the same moment as a step event breaks nothing (as in
-Amplitude's exact order). Unordered funnels count, for the best anchor event, the distinct steps within its
-window.
+One pass per person over their events sorted by time (ties by step, events of no step last); counts and
+conversion times come from the same path.
+- Ordered: from every step-1 event in the range, each later step takes the first event after the previous
+  one; the path reaching the most steps within the window wins, the earliest start on ties (Amplitude's
+  "earliest, longest path"). Computed with a few vectorised array passes (`_greedy_sql`).
+- Strict (Amplitude's sequential): folded with `arrayFold`, keeping for each step the latest chain that
+  reaches it within the window; an event resets every chain it does not extend, except that another event
+  at the same moment as a step event breaks nothing (as in Amplitude's exact order).
+- Unordered: for the best anchor event, the distinct steps within its window.
 """
 
 from __future__ import annotations
@@ -49,6 +51,37 @@ def _best_sql(steps: int) -> str:
     return f"arrayFold((b, c) -> if(length(c) > length(b), c, b), arraySlice(st, 1, {steps}), st[{steps + 1}])"
 
 
+def _greedy_sql(steps: int, people: str) -> str:
+    """Ordered funnels without a fold: per person, `n_k[i]` is the position of the first step-k event after
+    position i (built backwards with arrayReverseFill; 0 when none, and indexing an array at 0 gives 0). From
+    each in-range step-1 event the earliest-next chain is followed; the best chain reaches the most steps
+    within the window, the earliest start winning ties (Amplitude's "earliest, longest path"). For ordered
+    funnels following the earliest next step is never worse, so levels equal windowFunnel's; times come from
+    that chain. No per-event fold: a few vectorised array passes per person."""
+    nexts = "".join(
+        f", arrayPushBack(arrayPopFront(arrayReverseFill(x -> x > 0, arrayMap(i -> if(bitTest(ms[i], {k - 1}), i, 0), "
+        f"idx))), 0) AS n{k}"
+        for k in range(2, steps + 1)
+    )
+    positions = ["s"]
+    for k in range(2, steps + 1):
+        positions.append(f"n{k}[{positions[-1]}]")
+    level = " + ".join(["1", *(f"({pos} > 0 AND ts[{pos}] - ts[s] <= {{window:Int64}})" for pos in positions[1:])])
+    chain = ", ".join(f"ts[{pos.replace('[s]', '[-best.2]') if pos != 's' else '-best.2'}]" for pos in positions)
+    return f"""
+        SELECT bd, arraySlice([{chain}], 1, best.1) AS chain FROM (
+            SELECT bd, ts, best{"".join(f", n{k}" for k in range(2, steps + 1))} FROM (
+                SELECT bd, ts{"".join(f", n{k}" for k in range(2, steps + 1))},
+                       arrayReduce('max', arrayMap(s -> tuple({level}, -s), starts)) AS best
+                FROM (
+                    SELECT bd, arrayMap(e -> e.1, evs) AS ts, arrayMap(e -> e.2, evs) AS ms, arrayEnumerate(evs) AS idx,
+                           arrayFilter(i -> bitTest(ms[i], 0) AND evs[i].3 = 1, idx) AS starts {nexts}
+                    FROM ({people})
+                )
+            )
+        )"""
+
+
 def _unordered_sql(steps: int) -> str:
     """The best anchor's chain: its steps' first times within the window, in time order."""
     firsts = (
@@ -81,10 +114,21 @@ def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
     else:
         conditions.append(" OR ".join(f"({c})" for c in step_conds))
     breakdown = value_sql(query.breakdown, p) if query.breakdown else "''"
-    if query.order is FunnelOrder.UNORDERED:
-        state, chain = "0", _unordered_sql(n)
+    people = f"""
+        SELECT pid,
+               arraySort(e -> (e.1, e.2 = 0, e.2), groupArray((toUnixTimestamp64Milli(timestamp), mask,
+                   toUInt8(timestamp >= {start} AND timestamp < {end})))) AS evs,
+               argMinIf({breakdown}, timestamp, bitTest(mask, 0) AND timestamp < {end}) AS bd
+        FROM (SELECT *, {mask} AS mask FROM {source_sql(p, scope.project_id, and_all(conditions))})
+        GROUP BY pid"""
+    if query.order is FunnelOrder.ORDERED:
+        chains = _greedy_sql(n, people)
+    elif query.order is FunnelOrder.UNORDERED:
+        chains = f"SELECT bd, {_unordered_sql(n)} AS chain FROM ({people})"
     else:
-        state, chain = _fold_sql(n, query.order), _best_sql(n)
+        chains = (
+            f"SELECT bd, {_best_sql(n)} AS chain FROM (SELECT bd, {_fold_sql(n, query.order)} AS st FROM ({people}))"
+        )
     times = ", ".join(
         f"avgIf(chain[{k}] - chain[{k - 1}], length(chain) >= {k}), "
         f"quantileExactInclusiveIf(0.5)(chain[{k}] - chain[{k - 1}], length(chain) >= {k})"
@@ -97,18 +141,7 @@ def run_funnel(engine: Engine, query: FunnelQuery) -> FunnelResult:
     FROM (
         SELECT bd, chain,
                {bucket_sql(scope.interval, tz, scope.week_start, "fromUnixTimestamp64Milli(chain[1], 'UTC')")} AS entry
-        FROM (
-            SELECT bd, {chain} AS chain FROM (
-                SELECT bd, evs, {state} AS st FROM (
-                    SELECT pid,
-                           arraySort(e -> (e.1, e.2 = 0, e.2), groupArray((toUnixTimestamp64Milli(timestamp), mask,
-                               toUInt8(timestamp >= {start} AND timestamp < {end})))) AS evs,
-                           argMinIf({breakdown}, timestamp, bitTest(mask, 0) AND timestamp < {end}) AS bd
-                    FROM (SELECT *, {mask} AS mask FROM {source_sql(p, scope.project_id, and_all(conditions))})
-                    GROUP BY pid
-                )
-            )
-        )
+        FROM ({chains})
         WHERE length(chain) > 0
     )
     GROUP BY GROUPING SETS ((bd), (bd, entry))"""

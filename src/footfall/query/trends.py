@@ -19,10 +19,10 @@ _PROPERTY_MATH = {
     Math.AVG: "avg({x})",
     Math.MIN: "min({x})",
     Math.MAX: "max({x})",
-    Math.MEDIAN: "quantileExact(0.5)({x})",
-    Math.P90: "quantileExact(0.9)({x})",
-    Math.P95: "quantileExact(0.95)({x})",
-    Math.P99: "quantileExact(0.99)({x})",
+    Math.MEDIAN: "quantileExactInclusive(0.5)({x})",  # interpolated, as PostHog's median()
+    Math.P90: "quantileExactInclusive(0.9)({x})",
+    Math.P95: "quantileExactInclusive(0.95)({x})",
+    Math.P99: "quantileExactInclusive(0.99)({x})",
 }
 
 
