@@ -5,10 +5,11 @@ pre-encoded 100-event batches over keep-alive connections (N in flight) for a fi
 polls `/_health` and `/metrics` for the flusher's lag, waits for the drain, stops the server and counts
 the stored rows in the engine, which must equal the acknowledged events.
 
-    .venv/bin/python benchmarks/ingest.py                      # both flavours, the working tree
-    .venv/bin/python benchmarks/ingest.py --baseline-ref HEAD  # and HEAD's src/, side by side
+    .venv/bin/python benchmarks/ingest.py                                   # both flavours, the working tree
+    .venv/bin/python benchmarks/ingest.py --baseline-ref c41addd --rounds 2  # and that commit's src/, alternating
 
-Loopback only; every loop is bounded by a deadline.
+Figures are noisy on a shared machine: compare variants within one run (`--baseline-ref`), and read the server's
+CPU per event next to the rates. Loopback only; every loop is bounded by a deadline.
 """
 
 from __future__ import annotations
@@ -328,6 +329,7 @@ class Result:
     load: dict[str, Any] = field(default_factory=dict)
     max_lag_bytes: int = 0
     max_lag_events: int = 0
+    lag_samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds into the load, events behind)
     lag_events_at_stop: int = 0
     drain_s: float | None = None
     events_flushed: int = 0
@@ -336,6 +338,17 @@ class Result:
     stored_persons: int = -1
     server_cpu_s: float = 0.0  # during the load
     server_cpu_total_s: float = 0.0  # from the load's start to the end of the drain
+
+    @property
+    def stored_per_s(self) -> float:
+        """Events the flusher stored per second while the load ran (acknowledged minus the lag at the end)."""
+        return (self.load["acked"] - self.lag_events_at_stop) / self.load["seconds"]
+
+    @property
+    def late_lag_events(self) -> float:
+        """Mean flusher lag over the second half of the load: whether it keeps up once users are known."""
+        half = [lag for t, lag in self.lag_samples if t >= self.load["seconds"] / 2]
+        return statistics.mean(half) if half else float("nan")
 
     @property
     def ok(self) -> bool:
@@ -376,13 +389,14 @@ def run_scenario(variant: str, src: Path | None, flavour: str, args: argparse.Na
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            deadline = time.monotonic() + args.duration + 120
-            while loadgen.poll() is None and time.monotonic() < deadline:
+            started = time.monotonic()
+            while loadgen.poll() is None and time.monotonic() < started + args.duration + 120:
                 time.sleep(0.5)
                 health = server.health()
                 result.max_lag_bytes = max(result.max_lag_bytes, health["ingestion_lag_bytes"])
                 lag = server.ingested() - health["events_flushed"]
                 result.max_lag_events = max(result.max_lag_events, lag)
+                result.lag_samples.append((time.monotonic() - started, lag))
             out, _ = loadgen.communicate(timeout=30)
             stopped = time.monotonic()
             result.load = json.loads(out.strip().splitlines()[-1])
@@ -423,8 +437,10 @@ def _fmt(result: Result) -> str:
     load = result.load
     drain = f"{result.drain_s:.2f} s" if result.drain_s is not None else "timeout"
     return (
-        f"| {result.variant} | {result.flavour} | {load['events_per_s']:,.0f} | {load['p50_ms']:.1f} ms"
+        f"| {result.variant} | {result.flavour} | {load['events_per_s']:,.0f} | {result.stored_per_s:,.0f}"
+        f" | {load['p50_ms']:.1f} ms"
         f" | {load['p99_ms']:.1f} ms | {result.max_lag_events:,} ev / {result.max_lag_bytes / 1e6:.1f} MB"
+        f" | {result.late_lag_events:,.0f} ev ({result.late_lag_events / load['events_per_s']:.1f} s)"
         f" | {result.lag_events_at_stop:,} | {drain} | {result.server_cpu_s / load['seconds']:.0%}"
         f" | {1e6 * result.server_cpu_total_s / max(1, load['acked']):.0f} µs"
         f" | {load['loadgen_cpu_s'] / load['seconds']:.0%} | {load['acked']:,} = {result.stored:,}"
@@ -446,23 +462,29 @@ def run_driver(args: argparse.Namespace) -> None:
                     results.append(result)
                     print(_fmt(result), file=sys.stderr, flush=True)
     header = (
-        "| variant | flavour | events/s | p50 | p99 | max flusher lag | lag at stop (events) | drain"
-        " | server CPU | server CPU per event | loadgen CPU | acked = stored |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| variant | flavour | acked/s | stored/s | p50 | p99 | max flusher lag | mean lag, 2nd half | lag at stop"
+        " | drain | server CPU | server CPU per event | loadgen CPU | acked = stored |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     print(header)
     for result in results:
         print(_fmt(result))
     if len(variants) == 2:
+        measures = {
+            "acked/s": lambda r: r.load["events_per_s"],
+            "stored/s": lambda r: r.stored_per_s,
+            "server CPU per event": lambda r: r.server_cpu_total_s / max(1, r.load["acked"]),
+        }
+        print()
         for flavour in flavours:
-            rates = {
-                name: statistics.median(
-                    r.load["events_per_s"] for r in results if r.variant == name and r.flavour == flavour
+            ratios = []
+            for label, measure in measures.items():
+                base, cur = (
+                    statistics.median(measure(r) for r in results if r.variant == name and r.flavour == flavour)
+                    for name, _ in variants
                 )
-                for name, _ in variants
-            }
-            base, cur = (rates[name] for name, _ in variants)
-            print(f"\n{flavour}: current / baseline events/s = {cur / base:.2f}x (median of {args.rounds})")
+                ratios.append(f"{label} {cur / base:.2f}x")
+            print(f"{flavour}, current / baseline (medians of {args.rounds}): {', '.join(ratios)}")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=2))
     if not all(r.ok for r in results):
