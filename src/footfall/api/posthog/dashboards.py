@@ -5,6 +5,7 @@ DELETE is 405 as in PostHog: deletion is `PATCH {"deleted": true}`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -62,19 +63,25 @@ class UnlistedIn(BaseModel):
     tag: str = Field(min_length=1, max_length=200)
 
 
+TILE_WORKERS = 4  # engine queries release the GIL, so tiles computed side by side use every core
+
+
 def _results(request: Request, project: ProjectInfo, items: list[Insight], refresh: str) -> dict[int, dict[str, Any]]:
-    """Each insight's results through the shared runner; a broken query shows as an error, not a 500."""
-    out = {}
-    for item in items:
-        if item.query is None:
-            continue
+    """Each insight's results through the shared runner, several at once; a broken query shows as an error
+    on its tile, not a 500."""
+    engine, cache = request.app.state.runtime.engine, request.app.state.query_cache
+
+    def one(item: Insight) -> dict[str, Any]:
         try:
-            out[item.id] = run_query(
-                request.app.state.runtime.engine, request.app.state.query_cache, project, item.query, refresh
-            )
+            return run_query(engine, cache, project, item.query, refresh)
         except QueryError as exc:
-            out[item.id] = {"results": None, "error": str(exc)}
-    return out
+            return {"results": None, "error": str(exc)}
+
+    runnable = [item for item in items if item.query is not None]
+    if len(runnable) <= 1:
+        return {item.id: one(item) for item in runnable}
+    with ThreadPoolExecutor(max_workers=TILE_WORKERS) as pool:
+        return dict(zip([item.id for item in runnable], pool.map(one, runnable), strict=True))
 
 
 def _full(request: Request, project: ProjectInfo, session: Any, board: Dashboard, refresh: str) -> dict[str, Any]:
