@@ -123,3 +123,10 @@ def test_errors_scopes_and_tenancy(
     other = new_project(runtime)
     board = client.post(url(project, "dashboards/"), json={"name": "Mine"}, headers=auth).json()
     assert client.get(url(other, f"dashboards/{board['id']}/"), headers=auth).status_code == 404
+
+
+def test_malformed_ids_get_posthog_errors(client: TestClient, api: tuple[dict[str, Any], dict[str, str]]) -> None:
+    project, auth = api
+    r = client.get(url(project, "dashboards/not-a-number/"), headers=auth)
+    assert r.status_code == 400
+    assert r.json()["type"] == "validation_error" and r.json()["attr"] == "dashboard_id"

@@ -160,6 +160,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        if request.url.path.startswith(("/api/projects/", "/api/environments/")):  # PostHog's error body
+            attr = "__".join(str(part) for part in first.get("loc", ())[1:]) or None
+            return await posthog_errors.handle(
+                request, PostHogAPIError(400, "invalid_input", str(first.get("msg", "invalid request")), attr)
+            )
         return Response(
             orjson.dumps({"detail": "invalid request", "errors": exc.errors()}, default=str),
             400,
