@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import threading
@@ -119,6 +120,7 @@ def serve(
     admin_file = admin.write_admin_file(settings.data_dir, f"http://127.0.0.1:{settings.port}", token)
     application = create_app(settings, runtime)
     application.state.admin_token = token
+    _tune_gc()
     if demo:
         threading.Thread(target=_demo_if_missing, args=(runtime, demo_events), daemon=True).start()
     err.print(f"footfall listening on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
@@ -136,6 +138,19 @@ def serve(
     finally:
         admin_file.unlink(missing_ok=True)
         runtime.close()
+
+
+def _tune_gc() -> None:
+    """Fewer cyclic-GC passes for a long-running server.
+
+    Under ingest load the process allocates millions of short-lived objects a second while the flusher
+    holds tens of thousands of events; with the default thresholds the collector took about 20% of the
+    CPU (measured with benchmarks/ingest.py). Startup objects (modules, engine, app) are never garbage, so
+    they are frozen out of every pass; young cycles are still collected every 50,000 allocations.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _demo_if_missing(runtime: Runtime, events: int) -> None:

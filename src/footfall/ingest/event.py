@@ -6,6 +6,7 @@ Events are plain dicts (they are serialised to the log on every request, so no p
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from typing import Any
@@ -67,7 +68,16 @@ PERSON_NAMESPACE = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")
 
 
 def person_uuid(project_id: int, distinct_id: str) -> str:
-    return str(uuid.uuid5(PERSON_NAMESPACE, f"{project_id}:{distinct_id}"))
+    """str(uuid.uuid5(PERSON_NAMESPACE, f"{project_id}:{distinct_id}")), without the UUID object (a third
+    of the cost; the flusher computes one for every new person)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{project_id}:{distinct_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE_BYTES = PERSON_NAMESPACE.bytes
 
 
 def random_uuids(count: int) -> list[str]:

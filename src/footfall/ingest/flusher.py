@@ -117,6 +117,12 @@ class Flusher:
     def lag_bytes(self) -> int:
         return self.wal.end - self.checkpoint.flushed
 
+    @property
+    def behind(self) -> bool:
+        """Running, healthy and more than two batches behind: ingestion should wait for it (see routes)."""
+        running = self._thread is not None and self._thread.is_alive()
+        return running and self.last_error is None and self.lag_bytes > 2 * self.max_bytes
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -60,8 +61,18 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+# The longest a request is held while the flusher catches up.
+MAX_HOLD_SECONDS = 2.0
+
+
 async def _store(request: Request, project_id: int, events: list[dict[str, Any]], flavour: str) -> None:
     runtime = _runtime(request)
+    # Backpressure: acknowledging faster than events can be stored only grows the log and the lag (and the
+    # flusher shares the GIL with this loop, so it gets less time the busier the loop is). While it is far
+    # behind, hold the request a bounded time: the SDKs wait for the response, so they slow down with it.
+    held_until = time.monotonic() + MAX_HOLD_SECONDS
+    while runtime.flusher.behind and time.monotonic() < held_until:
+        await asyncio.sleep(0.01)
     record = {"project_id": project_id, "events": events}
     await runtime.wal.append(orjson.dumps(record), decoded=record)  # the flusher takes it without parsing
     request.app.state.metrics.ingested(flavour, len(events))
