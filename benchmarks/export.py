@@ -53,7 +53,7 @@ def _cli(data_dir: Path, *args: str, timeout: float = 7200) -> dict[str, Any]:
         cwd=REPO,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"footfall {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"footfall {' '.join(args)} exited with {done.returncode}:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout)
 
 

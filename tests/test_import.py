@@ -34,11 +34,7 @@ def export_now(client: TestClient, project: dict[str, Any]) -> bytes:
     """The export of everything uploaded in the last and the next hour (SDK events are uploaded now)."""
     start = time.strftime("%Y%m%dT%H", time.gmtime(time.time() - 3600))
     end = time.strftime("%Y%m%dT%H", time.gmtime(time.time() + 3600))
-    r = client.get(
-        "/api/2/export", params={"start": start, "end": end}, auth=(project["api_key"], project["secret_key"])
-    )
-    assert r.status_code == 200, r.text
-    return r.content
+    return export(client, project, start, end)
 
 
 def ingest_through_sdk_endpoints(client: TestClient, key: str) -> None:
@@ -133,6 +129,59 @@ def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
     return path
 
 
+def write_zip_bytes(tmp_path: Path, content: bytes, name: str = "export.zip") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def amplitude_record(n: int, **fields: Any) -> dict[str, Any]:
+    """A record as Amplitude's own export writes it (more fields than footfall's, some it does not know)."""
+    return {
+        "app": 187520,
+        "amplitude_id": 501 + n,
+        "uuid": f"5a7a1b2c-0000-4000-8000-{n:012d}",
+        "event_type": "Viewed",
+        "event_time": f"2024-03-02 10:{n:02d}:00.123456",
+        "client_event_time": f"2024-03-02 10:{n:02d}:00.123456",
+        "server_upload_time": f"2024-03-02 10:{n:02d}:01.500000",
+        "server_received_time": f"2024-03-02 10:{n:02d}:01.400000",
+        "client_upload_time": f"2024-03-02 10:{n:02d}:01.000000",
+        "processed_time": f"2024-03-02 10:{n:02d}:09.000000",
+        "user_id": "amp-user",
+        "device_id": "amp-device",
+        "event_properties": {"n": n},
+        "user_properties": {"cohort": "a", "n": n},
+        "groups": {},
+        "group_properties": {},
+        "session_id": 1709373600000,
+        "$insert_id": f"amp-{n}",
+        "$schema": None,
+        "data": {"path": "/2/httpapi", "user_properties_updated": False, "group_first_event": {}, "group_ids": {}},
+        "data_type": "event",
+        "user_creation_time": "2024-01-01 00:00:00.000000",
+        "is_attribution_event": False,
+        "sample_rate": None,
+        "source_id": None,
+        "global_user_properties": {},
+        "amplitude_attribution_ids": None,
+        "lat_long_precision": 2,  # not a field footfall knows
+        **fields,
+    }
+
+
+def lines(*records: dict[str, Any] | bytes) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records)
+
+
+def export(client: TestClient, project: dict[str, Any], start: str, end: str) -> bytes:
+    r = client.get(
+        "/api/2/export", params={"start": start, "end": end}, auth=(project["api_key"], project["secret_key"])
+    )
+    assert r.status_code == 200, r.text
+    return r.content
+
+
 def test_round_trip_export_import_export(client: TestClient, runtime: Runtime, tmp_path: Path) -> None:
     source, target = new_project(runtime), new_project(runtime)
     ingest_through_sdk_endpoints(client, source["api_key"])
@@ -184,51 +233,6 @@ def test_round_trip_export_import_export(client: TestClient, runtime: Runtime, t
     assert by_type[("Opened", "user-rt-2")]["paying"] is True and by_type[("Opened", "user-rt-2")]["session_id"] == -1
 
 
-def write_zip_bytes(tmp_path: Path, content: bytes, name: str = "export.zip") -> Path:
-    path = tmp_path / name
-    path.write_bytes(content)
-    return path
-
-
-def amplitude_record(n: int, **fields: Any) -> dict[str, Any]:
-    """A record as Amplitude's own export writes it (more fields than footfall's, some it does not know)."""
-    return {
-        "app": 187520,
-        "amplitude_id": 501 + n,
-        "uuid": f"5a7a1b2c-0000-4000-8000-{n:012d}",
-        "event_type": "Viewed",
-        "event_time": f"2024-03-02 10:{n:02d}:00.123456",
-        "client_event_time": f"2024-03-02 10:{n:02d}:00.123456",
-        "server_upload_time": f"2024-03-02 10:{n:02d}:01.500000",
-        "server_received_time": f"2024-03-02 10:{n:02d}:01.400000",
-        "client_upload_time": f"2024-03-02 10:{n:02d}:01.000000",
-        "processed_time": f"2024-03-02 10:{n:02d}:09.000000",
-        "user_id": "amp-user",
-        "device_id": "amp-device",
-        "event_properties": {"n": n},
-        "user_properties": {"cohort": "a", "n": n},
-        "groups": {},
-        "group_properties": {},
-        "session_id": 1709373600000,
-        "$insert_id": f"amp-{n}",
-        "$schema": None,
-        "data": {"path": "/2/httpapi", "user_properties_updated": False, "group_first_event": {}, "group_ids": {}},
-        "data_type": "event",
-        "user_creation_time": "2024-01-01 00:00:00.000000",
-        "is_attribution_event": False,
-        "sample_rate": None,
-        "source_id": None,
-        "global_user_properties": {},
-        "amplitude_attribution_ids": None,
-        "lat_long_precision": 2,  # not a field footfall knows
-        **fields,
-    }
-
-
-def lines(*records: dict[str, Any] | bytes) -> bytes:
-    return b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records)
-
-
 def test_real_amplitude_zip_with_nested_folders_unknown_fields_and_bad_lines(
     client: TestClient, runtime: Runtime, tmp_path: Path
 ) -> None:
@@ -276,14 +280,6 @@ def test_real_amplitude_zip_with_nested_folders_unknown_fields_and_bad_lines(
     assert event["server_upload_time"] == "2024-03-02 10:01:01.500000"
     assert event["data"]["path"] == "/2/httpapi" and event["user_creation_time"] == "2024-01-01 00:00:00.000000"
     assert event["user_properties"] == {"cohort": "a", "n": 1} and event["$insert_id"] == "amp-1"
-
-
-def export(client: TestClient, project: dict[str, Any], start: str, end: str) -> bytes:
-    r = client.get(
-        "/api/2/export", params={"start": start, "end": end}, auth=(project["api_key"], project["secret_key"])
-    )
-    assert r.status_code == 200, r.text
-    return r.content
 
 
 def test_importing_twice_stores_once_also_after_the_dedupe_window(runtime: Runtime, tmp_path: Path) -> None:
