@@ -117,7 +117,9 @@ def serve(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     token = secrets.token_urlsafe(32)
-    admin_file = admin.write_admin_file(settings.data_dir, f"http://127.0.0.1:{settings.port}", token)
+    admin_file = admin.write_admin_file(
+        settings.data_dir, f"http://{_local_address(settings.host)}:{settings.port}", token
+    )
     application = create_app(settings, runtime)
     application.state.admin_token = token
     _tune_gc()
@@ -151,6 +153,13 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+
+
+def _local_address(host: str) -> str:
+    """Where a local CLI reaches this server: loopback for a wildcard bind, else the bound address."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _demo_if_missing(runtime: Runtime, events: int) -> None:
