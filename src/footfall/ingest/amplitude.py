@@ -12,29 +12,15 @@ from typing import Any
 
 import orjson
 
-from footfall.ingest.event import INVALID_IDS, clip, new_event, new_uuid, too_deep
+from footfall.ingest.event import DEVICE_FIELDS, INVALID_IDS, clip, new_event, new_uuid, too_deep
 
 MAX_EVENTS = 2000
 HTTPAPI_LIMIT = 1 << 20
 BATCH_LIMIT = 20 << 20
 DEFAULT_MIN_ID_LENGTH = 5
 
-_STRING_FIELDS = (
-    "app_version",
-    "platform",
-    "os_name",
-    "os_version",
-    "device_brand",
-    "device_manufacturer",
-    "device_model",
-    "carrier",
-    "country",
-    "region",
-    "city",
-    "dma",
-    "language",
-    "library",
-)
+# Amplitude derives device_type itself; clients send the other device fields, and the library.
+_STRING_FIELDS = (*(field for field in DEVICE_FIELDS if field != "device_type"), "library")
 _STRING_FIELD_SET = frozenset(_STRING_FIELDS)
 _EXTRA_FIELDS = (
     "idfa",

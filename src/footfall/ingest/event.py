@@ -62,6 +62,25 @@ EVENT_DEFAULTS: dict[str, Any] = {
     "imported": False,  # migrated in by `footfall import`: deduplicated by uuid, permanently
 }
 
+# Device and place: first-class `events` columns, named as Amplitude names them (PostHog's $os etc. are mapped
+# onto them). The insert order, the filterable columns and Amplitude's input fields all derive from this.
+DEVICE_FIELDS = (
+    "app_version",
+    "platform",
+    "os_name",
+    "os_version",
+    "device_brand",
+    "device_manufacturer",
+    "device_model",
+    "device_type",
+    "carrier",
+    "country",
+    "region",
+    "city",
+    "dma",
+    "language",
+)
+
 # PostHog's person UUIDs are uuid5 of "<team>:<distinct_id>" in this namespace; footfall does the same so
 # a person's id is deterministic (a replayed log batch recreates exactly the same persons).
 PERSON_NAMESPACE = uuid.UUID("932979b4-65c3-4424-8467-0b66ec27bc22")

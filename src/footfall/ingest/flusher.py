@@ -26,6 +26,7 @@ import orjson
 from sqlalchemy import select
 
 from footfall.engine.base import Engine
+from footfall.ingest.event import DEVICE_FIELDS
 from footfall.ingest.identity import Changes, Identity
 from footfall.ingest.wal import Record, WriteAheadLog
 from footfall.meta.db import MetaDB
@@ -280,20 +281,7 @@ EVENT_ROW_COLUMNS = (
     "session",
     "insert_id",
     "event_id",
-    "app_version",
-    "platform",
-    "os_name",
-    "os_version",
-    "device_brand",
-    "device_manufacturer",
-    "device_model",
-    "device_type",
-    "carrier",
-    "country",
-    "region",
-    "city",
-    "dma",
-    "language",
+    *DEVICE_FIELDS,
     "ip",
     "location_lat",
     "location_lng",
@@ -338,20 +326,7 @@ def _row(project_id: int, event: dict[str, Any], person_id: str, person_props: b
                 event["session"],
                 event["insert_id"],
                 event["event_id"],
-                event["app_version"],
-                event["platform"],
-                event["os_name"],
-                event["os_version"],
-                event["device_brand"],
-                event["device_manufacturer"],
-                event["device_model"],
-                event["device_type"],
-                event["carrier"],
-                event["country"],
-                event["region"],
-                event["city"],
-                event["dma"],
-                event["language"],
+                *map(event.__getitem__, DEVICE_FIELDS),
                 event["ip"],
                 event["location_lat"],
                 event["location_lng"],

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import re
 
+from footfall.ingest.event import DEVICE_FIELDS
 from footfall.query.spec import EventSelector, FilterGroup, Op, PropertyFilter, PropertyRef, QueryError, Source
 from footfall.query.sql import Params, and_all
 
 # First-class events columns a filter or breakdown may name (a fixed list: never a user string in SQL).
 COLUMNS = frozenset(
-    {
-        "event",
-        "distinct_id",
-        "user_id",
-        "device_id",
-        "session",
-        "insert_id",
-        "app_version",
-        "platform",
-        "os_name",
-        "os_version",
-        "device_brand",
-        "device_manufacturer",
-        "device_model",
-        "device_type",
-        "carrier",
-        "country",
-        "region",
-        "city",
-        "dma",
-        "language",
-        "ip",
-        "library",
-        "source",
-    }
+    {"event", "distinct_id", "user_id", "device_id", "session", "insert_id", *DEVICE_FIELDS, "ip", "library", "source"}
 )
 
 # Events that record identity operations, not user behaviour: "any event" leaves them out.
