@@ -115,3 +115,14 @@ def test_bad_exports(client: TestClient, runtime: Runtime, board: tuple[dict[str
     )
     assert client.get(url(other, "exports/1/"), headers=auth).status_code == 404
     assert unwrap(TRENDS)["kind"] == "TrendsQuery"
+
+
+def test_content_whose_file_is_gone_is_404(
+    client: TestClient, runtime: Runtime, board: tuple[dict[str, Any], dict[str, str], dict]
+) -> None:
+    project, auth, ids = board
+    asset, _ = export(client, project, auth, export_format="text/csv", insight=ids["insight"])
+    for path in (runtime.settings.data_dir / "exports").glob(f"{asset['id']}.*"):
+        path.unlink()
+    r = client.get(url(project, f"exports/{asset['id']}/content/"), headers=auth)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"

@@ -226,7 +226,10 @@ def export_content(request: Request, asset_id: int, caller: Caller = Depends(req
             raise PostHogAPIError(404, "not_found", "This export has expired.")
         if not asset.content_path:
             raise PostHogAPIError(409, "not_ready", "The export is still being rendered.", headers={"Retry-After": "5"})
-        data = (renderer(request).directory / asset.content_path).read_bytes()
+        try:
+            data = (renderer(request).directory / asset.content_path).read_bytes()
+        except FileNotFoundError as exc:  # the data dir's exports folder was cleaned by hand
+            raise PostHogAPIError(404, "not_found", "This export's file no longer exists; export again.") from exc
     disposition = "attachment" if request.query_params.get("download") in ("true", "1") else "inline"
     return Response(
         data,
