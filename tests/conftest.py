@@ -27,7 +27,7 @@ from footfall.config import Settings
 from footfall.meta.accounts import create_project
 from footfall.runtime import Runtime
 
-pytest_plugins = ["tests.datasets"]
+pytest_plugins = ["tests.datasets", "tests.browser"]
 _names = itertools.count()
 
 

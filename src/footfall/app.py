@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +44,7 @@ from footfall.ingest.routes import router as ingest_router
 from footfall.metrics import Metrics
 from footfall.query.cache import ResultCache
 from footfall.runtime import Runtime
+from footfall.ui import pages as ui_pages
 
 log = logging.getLogger("footfall.http")
 
@@ -122,6 +124,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(ingest_router)
+    app.include_router(ui_pages.router)  # before the API's /shared/{token}, which it answers for browsers
+    app.mount("/static", StaticFiles(directory=ui_pages.HERE / "static"), name="static")
     app.include_router(admin.router)
     app.include_router(posthog_query.router)
     app.include_router(posthog_dashboards.router)

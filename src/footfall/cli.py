@@ -28,6 +28,8 @@ project_app = typer.Typer(help="Projects (each has its own API key, secret and t
 key_app = typer.Typer(help="Personal API keys for the PostHog REST API.", no_args_is_help=True)
 app.add_typer(project_app, name="project")
 app.add_typer(key_app, name="key")
+admin_app = typer.Typer(help="The admin user who signs in to the web UI.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 err = Console(stderr=True)
 LOCK_WAIT_SECONDS = 120  # how long a command waits for another one holding the data dir
@@ -198,6 +200,17 @@ def key_create(
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
     result = run_op(_settings(data_dir), "key_create", {"scopes": scope_list, "label": label})
     _print({"key": result["key"]} if as_json else result, as_json)
+
+
+@admin_app.command("password")
+def admin_password(
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, envvar="FOOTFALL_ADMIN_PASSWORD"
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Set the password of the web UI's admin user (admin@localhost); other browser sessions end."""
+    _print(run_op(_settings(data_dir), "admin_password", {"password": password}), False)
 
 
 @app.command()

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from footfall.ingest.event import person_uuid
 from footfall.meta.accounts import create_project
-from footfall.meta.models import Group, Person, PersonDistinctId, PersonOverride, Project
+from footfall.meta.models import Dashboard, Group, Person, PersonDistinctId, PersonOverride, Project
 from footfall.runtime import Runtime
 
 PROJECT_NAME = "demo"
@@ -942,6 +942,7 @@ def generate(rt: Runtime, events: int, days: int, seed: int, progress: Callable[
         done = _store_events(rt, pool, pop, ids, seed, project_id, lambda done: progress(done, events))
         persons.result()
     rt.flusher.identity.reset_cache()  # it may remember persons of the data just replaced
+    _ensure_dashboard(rt, project_id)
     return {
         **project,
         "events": done,
@@ -1014,6 +1015,16 @@ def _chunks(sessions: Sessions) -> list[np.ndarray]:
     cuts = np.searchsorted(events, np.arange(CHUNK_EVENTS, events[-1], CHUNK_EVENTS), side="right")
     bounds = np.unique(np.concatenate([[0], cuts, np.flatnonzero(month[1:] != month[:-1]) + 1, [len(order)]]))
     return [order[a:b] for a, b in itertools.pairwise(bounds.tolist())]
+
+
+def _ensure_dashboard(rt: Runtime, project_id: int) -> None:
+    """The demo opens on PostHog's product analytics dashboard, made once (later runs keep the user's edits)."""
+    from footfall.meta.accounts import admin_user
+    from footfall.meta.dashboards import TEMPLATES, from_template
+
+    with rt.meta.session() as session, session.begin():
+        if session.scalar(select(Dashboard.id).where(Dashboard.project_id == project_id).limit(1)) is None:
+            from_template(session, project_id, admin_user(session).id, TEMPLATES["DEFAULT_APP"])
 
 
 def _reset_project(rt: Runtime) -> dict[str, Any]:

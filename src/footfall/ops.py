@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from footfall.meta.accounts import create_personal_key, create_project
+from footfall.meta.accounts import ADMIN_EMAIL, create_personal_key, create_project, set_admin_password
 from footfall.runtime import Runtime
 
 Progress = Callable[[int, int], None]
@@ -22,6 +22,12 @@ def project_create(rt: Runtime, progress: Progress, name: str, timezone: str = "
 def key_create(rt: Runtime, progress: Progress, scopes: list[str], label: str = "") -> dict[str, Any]:
     with rt.meta.session() as session, session.begin():
         return create_personal_key(session, scopes, label)
+
+
+def admin_password(rt: Runtime, progress: Progress, password: str) -> dict[str, Any]:
+    with rt.meta.session() as session, session.begin():
+        set_admin_password(session, password)
+    return {"email": ADMIN_EMAIL, "password": "set"}
 
 
 def demo(rt: Runtime, progress: Progress, events: int, days: int, seed: int = 7) -> dict[str, Any]:
@@ -82,5 +88,6 @@ OPS: dict[str, Callable[..., dict[str, Any]]] = {
     "import_amplitude": import_amplitude,
     "project_create": project_create,
     "key_create": key_create,
+    "admin_password": admin_password,
     "demo": demo,
 }

@@ -80,6 +80,25 @@ def admin_user(session: Session) -> User:
     return user
 
 
+MIN_PASSWORD = 8
+
+
+def set_admin_password(session: Session, password: str) -> User:
+    """Set the admin user's password (stored as an argon2 hash); every existing browser session ends."""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password has at least {MIN_PASSWORD} characters")
+    user = admin_user(session)
+    user.password_hash = hash_secret(password)
+    return user
+
+
+def check_login(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.password_hash or not verifier.verify(user.password_hash, password):
+        return None
+    return user
+
+
 def create_personal_key(session: Session, scopes: list[str], label: str = "") -> dict[str, Any]:
     """A PostHog-style personal API key for the admin user; the key is shown once."""
     user = admin_user(session)

@@ -1,6 +1,7 @@
 """Personal API keys with scopes, and the project a PostHog URL names.
 
-A key is read from `Authorization: Bearer`, then a `personal_api_key` query parameter (as PostHog does).
+A key is read from `Authorization: Bearer`, then a `personal_api_key` query parameter (as PostHog does);
+without one, the web UI's session cookie (footfall.ui.session) authenticates the signed-in admin.
 Scopes are `<object>:<read|write>` or `*`; write implies read. A missing scope is 403, a bad key 401.
 Project ids are numbers or `@current`.
 """
@@ -17,6 +18,7 @@ from footfall.api.posthog.errors import PostHogAPIError, not_found
 from footfall.meta.accounts import LOOKUP_LENGTH, ProjectInfo, project_info
 from footfall.meta.models import PersonalApiKey, Project
 from footfall.security import verifier
+from footfall.ui import session as ui_session
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def _key(request: Request) -> str:
 def _authenticate(request: Request) -> tuple[int, int, frozenset[str]]:
     key = _key(request)
     if not key:
-        raise PostHogAPIError(401, "not_authenticated", "Authentication credentials were not provided.")
+        return _browser(request)
     meta = request.app.state.runtime.meta
     with meta.session() as session:
         candidates = session.scalars(select(PersonalApiKey).where(PersonalApiKey.lookup == key[:LOOKUP_LENGTH])).all()
@@ -50,6 +52,16 @@ def _authenticate(request: Request) -> tuple[int, int, frozenset[str]]:
         if verifier.verify(record.key_hash, key):
             return record.user_id, record.id, frozenset(record.scopes or [])
     raise PostHogAPIError(401, "authentication_failed", "Personal API key found in request is invalid.")
+
+
+def _browser(request: Request) -> tuple[int, int, frozenset[str]]:
+    """The web UI's signed-in admin: every scope, and a CSRF token on requests that change state."""
+    user = ui_session.current(request)
+    if user is None:
+        raise PostHogAPIError(401, "not_authenticated", "Authentication credentials were not provided.")
+    if not ui_session.csrf_ok(request, user):
+        raise PostHogAPIError(403, "csrf_failed", "CSRF token missing or incorrect.")
+    return user.user_id, 0, frozenset({"*"})
 
 
 def _project(request: Request, project_id: str) -> ProjectInfo:

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from footfall.api.posthog.auth import Caller, require
 from footfall.api.posthog.common import body_of, dual_route, json_response, limit_offset, page
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
-from footfall.api.posthog.runner import run_query
+from footfall.api.posthog.runner import run_query, with_dashboard_filters
 from footfall.api.posthog.serialize import dashboard_basic, dashboard_full, tile
 from footfall.api.posthog.serialize import insight as insight_json
 from footfall.meta import dashboards as boards
@@ -66,14 +66,16 @@ class UnlistedIn(BaseModel):
 TILE_WORKERS = 4  # engine queries release the GIL, so tiles computed side by side use every core
 
 
-def _results(request: Request, project: ProjectInfo, items: list[Insight], refresh: str) -> dict[int, dict[str, Any]]:
+def _results(
+    request: Request, project: ProjectInfo, items: list[Insight], refresh: str, filters: dict[str, Any] | None = None
+) -> dict[int, dict[str, Any]]:
     """Each insight's results through the shared runner, several at once; a broken query shows as an error
     on its tile, not a 500."""
     engine, cache = request.app.state.runtime.engine, request.app.state.query_cache
 
     def one(item: Insight) -> dict[str, Any]:
         try:
-            return run_query(engine, cache, project, item.query, refresh)
+            return run_query(engine, cache, project, with_dashboard_filters(item.query, filters), refresh)
         except QueryError as exc:
             return {"results": None, "error": str(exc)}
 
@@ -87,7 +89,7 @@ def _results(request: Request, project: ProjectInfo, items: list[Insight], refre
 def _full(request: Request, project: ProjectInfo, session: Any, board: Dashboard, refresh: str) -> dict[str, Any]:
     insight_ids = [t.insight_id for t in boards.tiles(session, board.id) if t.insight_id]
     items = [i for i in (session.get(Insight, n) for n in insight_ids) if i is not None and not i.deleted]
-    return dashboard_full(session, board, _results(request, project, items, refresh))
+    return dashboard_full(session, board, _results(request, project, items, refresh, board.filters))
 
 
 def _get(session: Any, caller: Caller, dashboard_id: int, include_deleted: bool = False) -> Dashboard:
@@ -250,6 +252,7 @@ def stream_tiles(request: Request, dashboard_id: int, caller: Caller = Depends(r
         board = _get(session, caller, dashboard_id)
         header = dashboard_basic(session, board)
         tile_ids = [t.id for t in boards.tiles(session, board.id)]
+        filters = dict(board.filters or {})
 
     def message(kind: str, data: Any) -> bytes:
         return f"event: {kind}\ndata: ".encode() + orjson.dumps({"type": kind, **data}) + b"\n\n"
@@ -258,7 +261,7 @@ def stream_tiles(request: Request, dashboard_id: int, caller: Caller = Depends(r
         with meta.session() as session:
             item = session.get(DashboardTile, tile_id)
             found = session.get(Insight, item.insight_id) if item and item.insight_id else None
-            result = _results(request, caller.project, [found], refresh).get(found.id) if found else None
+            result = _results(request, caller.project, [found], refresh, filters).get(found.id) if found else None
             return message(
                 "tile", {"tile": tile(session, item, insight_json(session, found, result) if found else None)}
             )

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from footfall.api.posthog.auth import Caller, require
 from footfall.api.posthog.common import body_of, dual_route, json_response, limit_offset, page
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
-from footfall.api.posthog.runner import run_query
+from footfall.api.posthog.runner import run_query, with_dashboard_filters
 from footfall.api.posthog.serialize import iso
 from footfall.meta import dashboards as boards
 from footfall.meta.accounts import ProjectInfo
@@ -89,11 +89,14 @@ class Renderer:
         thread.start()
         return thread
 
-    def _insight(self, item: Insight, project: ProjectInfo, width: int, height: int) -> tuple[dict, list]:
+    def _insight(
+        self, item: Insight, project: ProjectInfo, width: int, height: int, filters: dict[str, Any] | None = None
+    ) -> tuple[dict, list]:
         kind = boards.insight_kind(item.query)
         title = item.name or item.derived_name or kind
+        query = with_dashboard_filters(item.query, filters)
         try:
-            results = run_query(self.engine, self.cache, project, item.query, "blocking")["results"]
+            results = run_query(self.engine, self.cache, project, query, "blocking")["results"]
         except QueryError as exc:
             return charts.text(f"{title}: {exc}", width, 40), [["Error", str(exc)]]
         source = (item.query or {}).get("source") or item.query or {}
@@ -111,7 +114,7 @@ class Renderer:
                     item = session.get(Insight, tile.insight_id)
                     if item is None or item.deleted:
                         continue
-                    spec, table = self._insight(item, project, 480, 220)
+                    spec, table = self._insight(item, project, 480, 220, board.filters)
                     specs.append(spec)
                     sections.append((item.name or item.derived_name or "Insight", table))
                 elif tile.text_id:

@@ -103,6 +103,17 @@ def compute(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt
     return results.paths(run_paths(engine, translate.paths(query, project, now)))
 
 
+def with_dashboard_filters(query: Any, filters: dict[str, Any] | None) -> Any:
+    """A tile's query under its dashboard's date range, which PostHog applies on top of each insight's own."""
+    date_from = (filters or {}).get("date_from")
+    if not date_from or not isinstance(query, dict):
+        return query
+    wrapped = query.get("kind") == "InsightVizNode" and isinstance(query.get("source"), dict)
+    source = dict(query["source"] if wrapped else query)
+    source["dateRange"] = {**(source.get("dateRange") or {}), "date_from": date_from, "date_to": filters.get("date_to")}
+    return {**query, "source": source} if wrapped else source
+
+
 def cache_key(project: ProjectInfo, query: dict[str, Any]) -> str:
     canonical = orjson.dumps(
         {"project": project.id, "tz": project.timezone, "query": query}, option=orjson.OPT_SORT_KEYS

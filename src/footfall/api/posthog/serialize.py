@@ -73,7 +73,8 @@ def insight(session: Session, item: Insight, result: dict[str, Any] | None = Non
         "user_access_level": "editor",
         "timezone": envelope.get("timezone"),
         "is_cached": envelope.get("is_cached", False),
-        "query_status": None,
+        # A query that failed on a dashboard shows its error on the tile rather than failing the dashboard.
+        "query_status": {"error": True, "error_message": envelope["error"]} if envelope.get("error") else None,
         "hogql": None,
         "types": None,
     }

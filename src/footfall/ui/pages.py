@@ -1,0 +1,183 @@
+"""The web UI's pages. Each handler renders a shell with what the page needs to start; the page's script
+then reads and writes through the PostHog REST API with the session cookie (footfall.api.posthog.auth)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from footfall import __version__
+from footfall.meta.accounts import ADMIN_EMAIL, check_login
+from footfall.meta.models import Dashboard, Project, User
+from footfall.render import charts
+from footfall.ui import session as ui_session
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+CHART_BODY_LIMIT = 2 << 20
+
+
+@functools.cache
+def vega_bundle() -> bytes:
+    """Vega, Vega-Lite and vega-embed from vl-convert's bundle: the UI draws charts offline."""
+    import vl_convert
+
+    return vl_convert.javascript_bundle().encode()
+
+
+def _projects(request: Request) -> list[dict[str, Any]]:
+    with request.app.state.runtime.meta.session() as session:
+        rows = session.execute(select(Project.id, Project.name, Project.timezone).order_by(Project.id)).all()
+    return [{"id": pid, "name": name, "timezone": tz} for pid, name, tz in rows]
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", 303)
+
+
+def page(request: Request, template: str, project_id: int | None = None, **context: Any) -> Response:
+    """A signed-in page of a project (the first project when none is named), or the way to sign in."""
+    user = ui_session.current(request)
+    if user is None:
+        return _login_redirect(request)
+    projects = _projects(request)
+    project = next((p for p in projects if p["id"] == project_id), None)
+    if project_id is not None and project is None:
+        return templates.TemplateResponse(request, "error.html", {"message": "No such project."}, status_code=404)
+    data = {"project": project, "csrf": user.csrf, **context.pop("data", {})}
+    return templates.TemplateResponse(
+        request,
+        template,
+        {"projects": projects, "project": project, "data": data, "version": __version__, **context},
+    )
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    if ui_session.current(request) is None:
+        return _login_redirect(request)
+    projects = _projects(request)
+    if not projects:
+        return page(request, "empty.html")
+    return RedirectResponse(f"/project/{projects[0]['id']}/dashboards", 303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    with request.app.state.runtime.meta.session() as session:
+        has_password = bool(session.scalar(select(User.id).where(User.is_admin.is_(True), User.password_hash != "")))
+    context = {"next": _safe_next(next), "email": ADMIN_EMAIL, "has_password": has_password, "error": None}
+    return templates.TemplateResponse(request, "login.html", context)
+
+
+def _safe_next(target: str) -> str:
+    """Only paths of this site: `//evil.example` or a full URL would send the user elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.post("/login")
+def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/")) -> Response:
+    with request.app.state.runtime.meta.session() as session:
+        user = check_login(session, email, password)
+        if user is not None:
+            response = RedirectResponse(_safe_next(next), 303)
+            ui_session.start(request, response, user)
+            return response
+    context = {"next": _safe_next(next), "email": email, "has_password": True, "error": "Wrong email or password."}
+    return templates.TemplateResponse(request, "login.html", context, status_code=401)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    user = ui_session.current(request)
+    if user is not None and not ui_session.csrf_ok(request, user):
+        return Response("CSRF token missing or wrong", 403)
+    response = RedirectResponse("/login", 303)
+    ui_session.end(response)
+    return response
+
+
+@router.get("/project/{project_id}/dashboards")
+def dashboards(request: Request, project_id: int) -> Response:
+    with request.app.state.runtime.meta.session() as session:
+        rows = session.scalars(
+            select(Dashboard)
+            .where(Dashboard.project_id == project_id, Dashboard.creation_mode != "unlisted")
+            .order_by(Dashboard.pinned.desc(), Dashboard.name)
+        ).all()
+        listed = [
+            {
+                "id": b.id,
+                "name": b.name,
+                "description": b.description,
+                "pinned": b.pinned,
+                "deleted": b.deleted,
+                "tags": b.tags or [],
+                "created_at": b.created_at.strftime("%Y-%m-%d") if b.created_at else "",
+            }
+            for b in rows
+        ]
+    return page(
+        request,
+        "dashboards.html",
+        project_id,
+        live=[b for b in listed if not b["deleted"]],
+        deleted=[b for b in listed if b["deleted"]],
+    )
+
+
+@router.get("/project/{project_id}/dashboard/{dashboard_id}")
+def dashboard(request: Request, project_id: int, dashboard_id: int) -> Response:
+    return page(request, "dashboard.html", project_id, data={"dashboard_id": dashboard_id})
+
+
+@router.get("/shared/{token}")
+def shared(request: Request, token: str) -> Response:
+    """A browser gets the page; API clients (and the page's own script) get the JSON."""
+    from footfall.api.posthog import sharing
+
+    if "text/html" not in request.headers.get("accept", ""):
+        return sharing.shared(request, token)
+    return templates.TemplateResponse(request, "shared.html", {"data": {"token": token}, "version": __version__})
+
+
+@router.get("/_ui/vega.js")
+def vega(request: Request) -> Response:
+    return Response(
+        vega_bundle(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400, immutable"}
+    )
+
+
+@router.post("/_ui/chart")
+async def chart(request: Request) -> Response:
+    """The Vega-Lite spec of PostHog-shaped results, from the same builders the PNG and PDF exports use.
+
+    Public on purpose: it reads nothing stored (shared pages use it too); the body size is capped."""
+    body = await request.body()
+    if len(body) > CHART_BODY_LIMIT:
+        return Response(orjson.dumps({"detail": "chart input too large"}), 413, media_type="application/json")
+    try:
+        item = orjson.loads(body)
+        spec = charts.for_insight(
+            str(item["kind"]),
+            item.get("results"),
+            item.get("title"),
+            str(item.get("display") or "ActionsLineGraph"),
+            int(item.get("width") or charts.WIDTH),
+            int(item.get("height") or charts.HEIGHT),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = f"cannot draw these results: {type(exc).__name__}"
+        return Response(orjson.dumps({"detail": detail}), 400, media_type="application/json")
+    return Response(orjson.dumps(spec), media_type="application/json")
+
