@@ -26,11 +26,16 @@ def _base(title: str | None, width: int, height: int) -> dict[str, Any]:
     return spec
 
 
+# PostHog's placeholders for a missing breakdown value and for the values past the breakdown limit.
+BREAKDOWN_NAMES = {"$$_posthog_breakdown_null_$$": "None", "$$_posthog_breakdown_other_$$": "Other"}
+
+
 def _series_name(item: dict[str, Any]) -> str:
     name = str(item.get("label") or "")
     if "breakdown_value" in item:
         value = item["breakdown_value"]
-        name = f"{name} · {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        values = value if isinstance(value, list) else [value]
+        name = f"{name} · {', '.join(BREAKDOWN_NAMES.get(str(v), str(v)) for v in values)}"
     if item.get("compare_label") == "previous":
         name += " (previous)"
     return name

@@ -71,6 +71,8 @@ const FF = (() => {
   async function chart(target, kind, results, { title = null, display, height = 260 } = {}) {
     const width = Math.max(240, Math.floor(target.clientWidth || 560) - 40);
     const spec = await api("/_ui/chart", { method: "POST", body: { kind, results, title, display, width, height } });
+    // On screen the whole chart, axes and legend included, fits its tile (exports keep the spec's own size).
+    spec.autosize = { type: "fit", contains: "padding" };
     target.replaceChildren();
     await vegaEmbed(target, spec, { actions: false, renderer: "svg" });
   }
