@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from footfall.ingest import definitions
 from footfall.ingest.event import person_uuid
 from footfall.meta.accounts import create_project
 from footfall.meta.models import Dashboard, Group, Person, PersonDistinctId, PersonOverride, Project
@@ -813,8 +814,11 @@ def _properties(
     """Properties JSON: a prefix (the event's own properties and, on the web, its page), then a suffix that
     closes the object, on the web after the session's posthog-js context (`$identify` adds the anonymous id)."""
     sessions = len(slice_)
+    # Where a web session came from, a fixed function of the session (the random stream stays as it was).
+    referrer = np.searchsorted(_REFERRER_CDF, (slice_.user * 7919 + slice_.start_ms // 1000) % 1000, side="right")
     context = _join(
         pc.take(pa.array(_WEB_CONTEXT), slice_.device),
+        pc.take(pa.array(_REFERRERS), referrer),
         pc.take(pa.array(_GEOIP), pop.city[slice_.user]),
         '"$session_id":"',
         posthog_session,
@@ -915,6 +919,20 @@ _WEB_CONTEXT = [
     f'"$lib":"web","$lib_version":"{POSTHOG_LIB_VERSION}",'
     for d in DEVICES
 ]
+_REFERRER_SHARES = {
+    "$direct": 400,
+    "www.google.com": 300,
+    "news.ycombinator.com": 80,
+    "t.co": 70,
+    "www.reddit.com": 60,
+    "duckduckgo.com": 50,
+    "www.bing.com": 40,
+}
+_REFERRERS = [
+    f'"$referrer":"{"$direct" if d == "$direct" else f"https://{d}/"}","$referring_domain":"{d}",'
+    for d in _REFERRER_SHARES
+]
+_REFERRER_CDF = np.cumsum(list(_REFERRER_SHARES.values()))[:-1]  # per mille
 _GEOIP = [f'"$geoip_country_name":"{c[0]}","$geoip_city_name":"{c[2]}",' for c in CITIES]
 
 
@@ -942,6 +960,8 @@ def generate(rt: Runtime, events: int, days: int, seed: int, progress: Callable[
         done = _store_events(rt, pool, pop, ids, seed, project_id, lambda done: progress(done, events))
         persons.result()
     rt.flusher.identity.reset_cache()  # it may remember persons of the data just replaced
+    with rt.meta.session() as session, session.begin():  # the events went in without the flusher
+        definitions.backfill(rt.engine, session, project_id)
     _ensure_dashboard(rt, project_id)
     return {
         **project,
