@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -86,7 +87,7 @@ def test_exports_download_from_the_dashboard(ui_server: ServerProcess, new_conte
     for label, magic in (("PNG", b"\x89PNG"), ("CSV", b"")):
         with page.expect_download(timeout=90_000) as download:
             page.click(f"button:text-is('{label}')")
-        content = open(download.value.path(), "rb").read()
+        content = Path(download.value.path()).read_bytes()
         assert content.startswith(magic) and len(content) > 100
     watched.expect_no_errors()
 
