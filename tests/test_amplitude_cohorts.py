@@ -7,15 +7,19 @@ and the device was linked to him, so his anonymous person was merged into his (o
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from footfall.api import cohorts as service
+from footfall.config import Settings
 from footfall.ingest.event import person_uuid
+from footfall.meta import cohorts as rows
 from footfall.runtime import Runtime
 from tests.conftest import flush, new_project
 from tests.test_query_trends import send
@@ -301,3 +305,33 @@ def test_tenancy(client: TestClient, music: dict[str, Any], other: dict[str, Any
     assert segmentation(client, other, None) == [[1, 0]]
     assert segmentation(client, other, in_cohort(cohort)) == [[0, 0]]
     assert segmentation(client, music, in_cohort(cohort)) == [[1, 1]]
+
+
+def test_dynamic_cohort_refreshes_in_the_background(
+    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person who comes to match a dynamic cohort counts in it once the server's refresher has run: no one
+    asks for a refresh. The server's refresher waits FOOTFALL_COHORT_REFRESH_SECONDS; this one 0.2 s."""
+    monkeypatch.setenv("FOOTFALL_COHORT_REFRESH_SECONDS", "7")
+    assert Settings().cohort_refresh_seconds == 7
+    assert runtime.cohort_refresher.max_age == dt.timedelta(seconds=runtime.settings.cohort_refresh_seconds)
+    project = new_project(runtime, "UTC")
+    pro = {"user_properties": {"plan": "pro"}}
+    send(client, project, [{"user_id": "alice", "event_type": "Play", "time": "2024-03-01T10:00:00", **pro}])
+    flush(runtime)
+    with runtime.meta.session() as session, session.begin():
+        cohort_id = service.create_dynamic(session, runtime.engine, project["id"], "Pro", PRO).id
+    send(client, project, [{"user_id": "erin1", "event_type": "Play", "time": "2024-03-02T10:00:00", **pro}])
+    flush(runtime)
+    assert segmentation(client, project, in_cohort(cohort_id)) == [[1, 0]]  # computed before erin was pro
+    refresher = service.Refresher(runtime.meta, runtime.engine, dt.timedelta(seconds=0.2))
+    refresher.start()
+    try:
+        deadline = time.monotonic() + 20
+        while segmentation(client, project, in_cohort(cohort_id)) != [[1, 1]] and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        refresher.stop()
+    assert segmentation(client, project, in_cohort(cohort_id)) == [[1, 1]]
+    with runtime.meta.session() as session:
+        assert rows.get_cohort(session, project["id"], cohort_id).count == 2

@@ -19,6 +19,7 @@ from footfall.api.amplitude import annotations as amplitude_annotations
 from footfall.api.amplitude import charts as amplitude_charts
 from footfall.api.amplitude import cohorts as amplitude_cohorts
 from footfall.api.amplitude import composition as amplitude_composition
+from footfall.api.amplitude import custom_events as amplitude_custom_events
 from footfall.api.amplitude import events_list as amplitude_events_list
 from footfall.api.amplitude import export as amplitude_export
 from footfall.api.amplitude import funnels as amplitude_funnels
@@ -30,12 +31,16 @@ from footfall.api.amplitude import sessions as amplitude_sessions
 from footfall.api.amplitude import useractivity as amplitude_useractivity
 from footfall.api.amplitude import users as amplitude_users
 from footfall.api.amplitude import usersearch as amplitude_usersearch
+from footfall.api.posthog import annotations as posthog_annotations
+from footfall.api.posthog import cohorts as posthog_cohorts
 from footfall.api.posthog import dashboards as posthog_dashboards
+from footfall.api.posthog import definitions as posthog_definitions
 from footfall.api.posthog import errors as posthog_errors
 from footfall.api.posthog import exports as posthog_exports
 from footfall.api.posthog import file_system as posthog_file_system
 from footfall.api.posthog import insights as posthog_insights
 from footfall.api.posthog import people_events as posthog_people_events
+from footfall.api.posthog import projects as posthog_projects
 from footfall.api.posthog import query as posthog_query
 from footfall.api.posthog import sharing as posthog_sharing
 from footfall.api.posthog.errors import PostHogAPIError
@@ -45,6 +50,7 @@ from footfall.metrics import Metrics
 from footfall.query.cache import ResultCache
 from footfall.runtime import Runtime
 from footfall.ui import pages as ui_pages
+from footfall.ui import settings as ui_settings
 
 log = logging.getLogger("footfall.http")
 
@@ -125,6 +131,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.include_router(ingest_router)
     app.include_router(ui_pages.router)  # before the API's /shared/{token}, which it answers for browsers
+    app.include_router(ui_settings.router)
     app.mount("/static", StaticFiles(directory=ui_pages.HERE / "static"), name="static")
     app.include_router(admin.router)
     app.include_router(posthog_query.router)
@@ -134,6 +141,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(posthog_exports.router)
     app.include_router(posthog_file_system.router)
     app.include_router(posthog_people_events.router)
+    app.include_router(posthog_cohorts.router)
+    app.include_router(posthog_annotations.router)
+    app.include_router(posthog_definitions.router)
+    app.include_router(posthog_projects.router)
     app.add_exception_handler(PostHogAPIError, posthog_errors.handle)
     app.include_router(amplitude_export.router)
     app.include_router(amplitude_segmentation.router)
@@ -150,6 +161,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(amplitude_cohorts.router)
     app.include_router(amplitude_annotations.router)
     app.include_router(amplitude_charts.router)
+    app.include_router(amplitude_custom_events.router)
 
     app.add_middleware(Observe)
 

@@ -25,6 +25,8 @@ class Settings:
     flush_interval_ms: int = field(default_factory=lambda: int(_env("FLUSH_INTERVAL_MS", "250")))
     wal_segment_bytes: int = field(default_factory=lambda: int(_env("WAL_SEGMENT_BYTES", str(64 << 20))))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "info"))
+    # The server recomputes dynamic cohorts computed longer ago than this (checked at least every minute).
+    cohort_refresh_seconds: int = field(default_factory=lambda: int(_env("COHORT_REFRESH_SECONDS", "900")))
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

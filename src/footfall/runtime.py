@@ -7,14 +7,17 @@ ask that server to do the work (see `footfall.admin`).
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 from pathlib import Path
 from typing import IO
 
+from footfall.api.cohorts import Refresher
 from footfall.config import Settings
 from footfall.engine import Engine, open_engine
 from footfall.engine.schema import apply_schema
+from footfall.ingest.definitions import backfill_once
 from footfall.ingest.flusher import Flusher
 from footfall.ingest.wal import WriteAheadLog
 from footfall.meta.accounts import ProjectCache
@@ -68,17 +71,24 @@ class Runtime:
                 self.wal, self.engine, self.meta, settings.flush_max_bytes, settings.flush_interval_ms
             )
             self.projects = ProjectCache(self.meta)
+            self.cohort_refresher = Refresher(
+                self.meta, self.engine, dt.timedelta(seconds=settings.cohort_refresh_seconds)
+            )
         except BaseException:
             self.lock.release()
             raise
         # Replay whatever was acknowledged but not flushed before the last stop (or crash).
         while self.flusher.flush_once():
             pass
+        # Data dirs from before event/property definitions were kept: derive them once from what is stored.
+        backfill_once(self.engine, self.meta)
 
     def start(self) -> None:
         self.flusher.start()
+        self.cohort_refresher.start()
 
     def close(self) -> None:
+        self.cohort_refresher.stop()
         self.flusher.stop(drain=True)
         self.wal.close()
         self.engine.close()

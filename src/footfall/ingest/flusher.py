@@ -2,7 +2,8 @@
 
 One batch is a range [start, end) of log positions. Its steps:
 1. the checkpoint records the range as in flight (so a restart replays exactly that range);
-2. identity is resolved in one metadata transaction (skipped mutations if already applied);
+2. identity is resolved in one metadata transaction (skipped mutations if already applied), which also
+   records the batch's event names and property keys (`footfall.ingest.definitions`);
 3. person mirrors, events and dedupe keys are inserted with deduplication tokens named by the range,
    so a replay after a crash inserts nothing twice;
 4. the metadata transaction commits, with `identity_applied` = end;
@@ -26,6 +27,7 @@ import orjson
 from sqlalchemy import select
 
 from footfall.engine.base import Engine
+from footfall.ingest.definitions import Definitions
 from footfall.ingest.event import DEVICE_FIELDS
 from footfall.ingest.identity import Changes, Identity
 from footfall.ingest.wal import Record, WriteAheadLog
@@ -86,6 +88,7 @@ class Flusher:
         self.engine = engine
         self.meta = meta
         self.identity = Identity()
+        self.definitions = Definitions()
         self.max_bytes = max_bytes
         self.interval = interval_ms / 1000
         self.checkpoint_path = wal.directory / "checkpoint.json"
@@ -200,7 +203,9 @@ class Flusher:
                 )
             if dedupe_rows:
                 self.engine.insert_json("dedupe_keys", b"".join(dedupe_rows), dedup_token=f"dedupe-{token}")
+            self.definitions.record(session, batches, changes.persons.values() if changes else ())
             state.value = max(state.value, end)
+        self.definitions.commit()
         self.events_flushed += len(rows)
         self.duplicates_dropped += dropped
 

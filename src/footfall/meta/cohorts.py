@@ -26,14 +26,13 @@ def parse_id(ref: object) -> int | None:
     return None
 
 
-def get_cohort(session: Session, project_id: int, ref: object) -> Cohort | None:
-    """The project's cohort (not deleted) with this id, or None."""
+def get_cohort(session: Session, project_id: int, ref: object, include_deleted: bool = False) -> Cohort | None:
+    """The project's cohort (not deleted, unless asked) with this id, or None."""
     cohort_id = parse_id(ref)
     if cohort_id is None:
         return None
-    return session.scalar(
-        select(Cohort).where(Cohort.project_id == project_id, Cohort.id == cohort_id, Cohort.deleted.is_(False))
-    )
+    query = select(Cohort).where(Cohort.project_id == project_id, Cohort.id == cohort_id)
+    return session.scalar(query if include_deleted else query.where(Cohort.deleted.is_(False)))
 
 
 def list_cohorts(session: Session, project_id: int) -> list[Cohort]:

@@ -50,6 +50,8 @@ class PersonalApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(200))
     mask_value: Mapped[str] = mapped_column(String(32))
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The project ids it is confined to (PostHog's scoped_teams); empty or null: every project.
+    scoped_teams: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -220,6 +222,21 @@ class CohortDownload(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class CustomEvent(Base):
+    """An Amplitude custom event (`ce:<name>` in queries): any of `events`, Amplitude event objects
+    `{"event_type", "filters"}`, matches it. Managed over `/api/2/custom-events` (`api/amplitude/custom_events`)."""
+
+    __tablename__ = "custom_events"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(400))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 Index("ix_person_distinct_ids_person", PersonDistinctId.project_id, PersonDistinctId.person_id)
 
 
@@ -340,6 +357,46 @@ class FileSystemEntry(Base):
     last_viewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class EventDefinition(Base):
+    """An event name a project has ingested (PostHog's event definitions), kept up to date by the flusher."""
+
+    __tablename__ = "event_definitions"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(400))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # first ingested
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # last ingested
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # last edited
+
+
+class PropertyDefinition(Base):
+    """A property key of a project's events (`kind` 1) or persons (`kind` 2), with the type its first typed
+    value suggested (String, Numeric, Boolean, DateTime; None until a typed value arrives)."""
+
+    __tablename__ = "property_definitions"
+    __table_args__ = (UniqueConstraint("project_id", "kind", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(400))
+    property_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventProperty(Base):
+    """An event property key seen on an event name (PostHog's `event_names` filter of property definitions)."""
+
+    __tablename__ = "event_properties"
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    event: Mapped[str] = mapped_column(String(400), primary_key=True)
+    property: Mapped[str] = mapped_column(String(400), primary_key=True)
+
+
 __all__ = [
     "Annotation",
     "AnnotationCategory",
@@ -347,9 +404,12 @@ __all__ = [
     "Cohort",
     "CohortDownload",
     "CohortMember",
+    "CustomEvent",
     "Dashboard",
     "DashboardText",
     "DashboardTile",
+    "EventDefinition",
+    "EventProperty",
     "ExportedAsset",
     "FileSystemEntry",
     "Group",
@@ -360,6 +420,7 @@ __all__ = [
     "PersonOverride",
     "PersonalApiKey",
     "Project",
+    "PropertyDefinition",
     "SharePassword",
     "SharingConfiguration",
     "User",

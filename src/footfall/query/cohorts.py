@@ -14,6 +14,7 @@ Tenancy: the test compares (project_id, person_id) pairs, so another project's c
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -22,10 +23,10 @@ import orjson
 
 from footfall.engine.base import Engine
 from footfall.query.events import source_sql
-from footfall.query.filters import FilterError, filters_sql, value_sql
+from footfall.query.filters import FilterError, filters_sql, selector_sql, value_sql
 from footfall.query.persons import ZERO_UUID, amplitude_id
-from footfall.query.spec import FilterGroup, Op, PropertyFilter, PropertyRef, Source
-from footfall.query.sql import Params
+from footfall.query.spec import FilterGroup, Op, Performed, PropertyFilter, PropertyRef, Source
+from footfall.query.sql import Params, and_all
 
 INSERT_BATCH = 50_000
 _version_lock = threading.Lock()
@@ -96,13 +97,46 @@ def in_cohort(cohort_id: int) -> PropertyFilter:
 # --- dynamic cohorts ---------------------------------------------------------------------------------
 
 
-def check_rules(rules: tuple[PropertyFilter | FilterGroup, ...]) -> None:
-    """Dynamic cohorts are defined on persons: person properties and other cohorts only."""
+def check_rules(rules: tuple[PropertyFilter | FilterGroup | Performed, ...]) -> None:
+    """Dynamic cohorts are defined on persons: person properties, other cohorts, and what they did."""
     for rule in rules:
         if isinstance(rule, FilterGroup):
             check_rules(rule.items)
-        elif rule.prop.source not in (Source.PERSON, Source.COHORT):
+        elif isinstance(rule, PropertyFilter) and rule.prop.source not in (Source.PERSON, Source.COHORT):
             raise FilterError(f"a cohort is defined by person properties, not {rule.prop.source} properties")
+
+
+_COUNTS = {
+    Op.GTE: (">=", operator.ge),
+    Op.GT: (">", operator.gt),
+    Op.LTE: ("<=", operator.le),
+    Op.LT: ("<", operator.lt),
+    Op.EQ: ("=", operator.eq),
+}
+
+
+def performed_sql(f: Performed, p: Params) -> str:
+    """The rule as a condition on current persons (rows with `person_id`, as `compute` reads them); their
+    events count, those of persons merged into them included."""
+    if f.count_op not in _COUNTS or f.count < 0:
+        raise FilterError(f"a behavioral count takes gte, gt, lte, lt or exact and a count >= 0, not {f.count_op}")
+    sign, holds = _COUNTS[f.count_op]
+    since = p(f.since, "DateTime64(3, 'UTC')") if f.since is not None else None
+    where = selector_sql(f.selector, p)
+    if f.first_time:
+        if since is None:
+            raise FilterError("a first-time behavioral filter needs a time window")
+        having = f"min(timestamp) >= {since}"
+    else:
+        where = and_all([where, f"timestamp >= {since}"]) if since is not None else where
+        having = f"count() {sign} {p(f.count, 'UInt64')}"
+    persons = f"SELECT pid FROM {source_sql(p, f.project_id, where)} GROUP BY pid HAVING"
+    # Persons without such events did it 0 times: when 0 satisfies the count, select them by exclusion.
+    if not f.first_time and holds(0, f.count):
+        test = f"person_id NOT IN ({persons} NOT ({having}))"
+    else:
+        test = f"person_id IN ({persons} {having})"
+    return f"NOT ({test})" if f.negated else test
 
 
 def _persons(project: str) -> str:
@@ -114,7 +148,9 @@ def _persons(project: str) -> str:
     )"""
 
 
-def compute(engine: Engine, project_id: int, cohort_id: int, rules: tuple[PropertyFilter | FilterGroup, ...]) -> int:
+def compute(
+    engine: Engine, project_id: int, cohort_id: int, rules: tuple[PropertyFilter | FilterGroup | Performed, ...]
+) -> int:
     """Write the persons matching `rules` now as the cohort's members (and remove the others); the count."""
     check_rules(rules)
     p = Params()
@@ -236,3 +272,21 @@ def members_csv(engine: Engine, project_id: int, cohort_id: int, keys: list[str]
         ) AS u ON u.pid = m.person_id
         ORDER BY amp"""
     return engine.stream(sql, p.values, fmt="CSV")
+
+
+def persons_by_id(engine: Engine, project_id: int, ids: list[str]) -> dict[str, str]:
+    """Person id (a merged-away one too) → the person it counts as now; ids of no person of the project are left
+    out."""
+    if not ids:
+        return {}
+    p = Params()
+    project, wanted = p(project_id, "UInt32"), p(ids, "Array(String)")
+    rows = engine.query(
+        f"""SELECT toString(person_id), toString(person_id) FROM {_persons(project)}
+        WHERE has({wanted}, toString(person_id))
+        UNION ALL
+        SELECT toString(old_person_id), toString(person_id) FROM {_overrides(project)}
+        WHERE has({wanted}, toString(old_person_id))""",
+        p.values,
+    )
+    return dict(rows)

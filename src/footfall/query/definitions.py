@@ -1,5 +1,7 @@
 """A project's event types: which names exist (Amplitude answers 400 for an unknown one), their stable ids,
-and the week's totals behind Amplitude's events list."""
+the week's totals behind Amplitude's events list, and the 30-day volumes PostHog's event definitions show.
+
+Which names and property keys exist, with their types, is kept at ingestion (`footfall.ingest.definitions`)."""
 
 from __future__ import annotations
 
@@ -86,3 +88,19 @@ def event_types(engine: Engine, project_id: int, timezone: str, now: dt.datetime
     types = [EventType(event_type_id(project_id, name), name, totals.get(name, 0)) for name in names]
     types.sort(key=lambda t: (-t.week_totals, t.name))
     return types
+
+
+def event_volumes(engine: Engine, project_id: int, names: list[str], days: int = 30) -> dict[str, int]:
+    """How many of each event the project stored with a timestamp in the last `days` days (PostHog's
+    volume_30_day); reads only the primary key's leading columns and the day."""
+    if not names:
+        return {}
+    p = Params()
+    rows = engine.query(
+        f"""SELECT event, count() FROM events
+        WHERE project_id = {p(project_id, "UInt32")} AND has({p(names, "Array(String)")}, event)
+          AND timestamp >= now64(3) - toIntervalDay({p(days, "UInt32")})
+        GROUP BY event""",
+        p.values,
+    )
+    return {name: int(n) for name, n in rows}

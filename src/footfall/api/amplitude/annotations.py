@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from footfall.api.amplitude.errors import amplitude_error
 from footfall.api.auth import amplitude_project
+from footfall.meta import annotations
 from footfall.meta.accounts import ProjectInfo
 from footfall.meta.insights import chart_by_ref
 from footfall.meta.models import Annotation, AnnotationCategory, Insight
@@ -123,13 +124,7 @@ def _id(raw: Any, what: str) -> int:
 
 
 def _annotation(session: Session, project: ProjectInfo, raw: Any) -> Annotation:
-    found = session.scalar(
-        select(Annotation).where(
-            Annotation.project_id == project.id,
-            Annotation.id == _id(raw, "Annotation"),
-            Annotation.deleted.is_(False),
-        )
-    )
+    found = annotations.find(session, project.id, _id(raw, "Annotation"))
     if found is None:
         raise Refused(404, "Annotation not found")
     return found
@@ -196,11 +191,6 @@ def v3_json(session: Session, annotation: Annotation, project: ProjectInfo) -> d
     }
 
 
-def _scoped(annotation: Annotation, chart: Insight | None) -> None:
-    annotation.insight_id = chart.id if chart else None
-    annotation.scope = "dashboard_item" if chart else "project"  # PostHog's scopes
-
-
 # --- v2 ----------------------------------------------------------------------------------------------
 
 
@@ -236,7 +226,7 @@ async def create_v2(request: Request, project: ProjectInfo = Depends(amplitude_p
             details=_details(params["details"]),
             date_marker=parse_day(params["date"], "date", project),
         )
-        _scoped(annotation, _chart(session, project, params["chart_id"]) if params["chart_id"] else None)
+        annotations.attach(annotation, _chart(session, project, params["chart_id"]) if params["chart_id"] else None)
         session.add(annotation)
         session.flush()
         return {"annotation": v2_json(annotation, project), "success": True}
@@ -292,7 +282,8 @@ def _apply_v3(session: Session, project: ProjectInfo, annotation: Annotation, bo
             category = category.get("id")
         annotation.category_id = _category(session, project, category, 400).id if category is not None else None
     if "chart_id" in body:
-        _scoped(annotation, _chart(session, project, body["chart_id"]) if body["chart_id"] is not None else None)
+        chart = _chart(session, project, body["chart_id"]) if body["chart_id"] is not None else None
+        annotations.attach(annotation, chart)
     if annotation.end_marker is not None and _utc(annotation.end_marker) < _utc(annotation.date_marker):
         raise Refused(400, "end is before start")
 

@@ -65,6 +65,13 @@ async def body_of(request: Request, model: type[M]) -> M:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
         raise invalid("request body must be JSON") from exc
+    return validated(model, data)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """`data` (a JSON body, form fields) validated by a pydantic model; problems become 400s naming the field."""
+    from footfall.api.posthog.errors import invalid
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
