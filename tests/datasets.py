@@ -59,3 +59,26 @@ def app_usage(client: TestClient, runtime: Runtime) -> dict[str, Any]:
     send(client, project, events)
     flush(runtime)
     return project
+
+
+@pytest.fixture(scope="module")
+def posthog_people(client: TestClient, runtime: Runtime) -> dict[str, Any]:
+    """PostHog events of three persons over 2020-01-01..03 (UTC); anon-green is identified as green, so the
+    two are one person. blue and red have email and plan person properties, green a name."""
+    project = new_project(runtime, "UTC")
+    blue = {"$browser": "Chrome", "$set": {"email": "blue@example.com", "plan": "pro"}}
+    red = {"$browser": "Safari", "$set": {"email": "red@example.com", "plan": "free"}}
+    rows = [
+        ("blue", "$pageview", "2020-01-01T12:00:00Z", blue),
+        ("blue", "sign up", "2020-01-01T12:05:00Z", {"$browser": "Chrome"}),
+        ("blue", "$pageview", "2020-01-02T12:00:00Z", {"$browser": "Chrome"}),
+        ("red", "$pageview", "2020-01-02T13:00:00Z", red),
+        ("red", "$pageview", "2020-01-03T13:00:00Z", {"$browser": "Safari"}),
+        ("anon-green", "$pageview", "2020-01-03T12:00:00Z", {"$browser": "Firefox"}),
+        ("green", "sign up", "2020-01-03T13:00:00Z", {"$browser": "Firefox", "$set": {"name": "Green"}}),
+        ("green", "$identify", "2020-01-03T13:01:00Z", {"$anon_distinct_id": "anon-green"}),
+    ]
+    batch = [{"event": e, "distinct_id": d, "timestamp": t, "properties": p} for d, e, t, p in rows]
+    assert client.post("/batch/", json={"api_key": project["api_key"], "batch": batch}).status_code == 200
+    flush(runtime)
+    return project

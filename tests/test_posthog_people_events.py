@@ -74,3 +74,30 @@ def test_events_filters_and_paging(client: TestClient, api: tuple[dict[str, Any]
     identify = next(e for e in mine["results"] if e["event"] == "$identify")
     assert identify["person"]["properties"]["email"] == "ada@example.com"
     assert client.get(url(project, "events/"), params={"before": "soon"}, headers=auth).status_code == 400
+
+
+def test_person_activity_summary(client: TestClient, api: tuple[dict[str, Any], dict[str, str]]) -> None:
+    """The totals Amplitude's user activity shows, for the merged person (query.user_activity, not recomputed)."""
+    project, auth = api
+    ada = client.get(url(project, "persons/"), params={"distinct_id": "anon"}, headers=auth).json()["results"][0]
+    summary = client.get(url(project, f"persons/{ada['uuid']}/activity_summary/"), headers=auth).json()
+    assert summary["num_events"] == 6 and summary["first_used"] == summary["last_used"] == "2021-01-01"
+    assert summary["num_sessions"] == 0 and "properties" not in summary
+    assert client.get(url(project, "persons/nobody/activity_summary/"), headers=auth).status_code == 404
+    assert client.get(url(project, f"persons/{ada['uuid']}/activity_summary/")).status_code == 401
+
+
+def test_events_carry_the_session_whichever_sdk_sent_them(
+    client: TestClient, runtime: Runtime, api: tuple[dict[str, Any], dict[str, str]]
+) -> None:
+    """A PostHog reader finds Amplitude's session (a field, not a property) as $session_id too."""
+    project, auth = new_project(runtime), api[1]
+    posthog_event = {"event": "seen", "distinct_id": "d1", "properties": {"$session_id": "s-1"}}
+    assert client.post("/batch/", json={"api_key": project["api_key"], "batch": [posthog_event]}).status_code == 200
+    amplitude_event = {"event_type": "tapped", "user_id": "user-1", "session_id": 1_700_000_000_000}
+    uploaded = client.post("/2/httpapi", json={"api_key": project["api_key"], "events": [amplitude_event]})
+    assert uploaded.status_code == 200
+    flush(runtime)
+    found = client.get(url(project, "events/"), headers=auth).json()["results"]
+    sessions = {e["event"]: e["properties"]["$session_id"] for e in found}
+    assert sessions == {"seen": "s-1", "tapped": "user-1#1700000000000"}

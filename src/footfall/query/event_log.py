@@ -49,6 +49,7 @@ _COLUMNS = (
     "user_id",
     "device_id",
     "session_id",
+    "session",  # the session as one string, whichever SDK sent it (Amplitude's is device#session_id)
     "insert_id",
     "app_version",
     "platform",

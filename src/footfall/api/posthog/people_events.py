@@ -1,12 +1,14 @@
 """PostHog's persons and events endpoints, so a PostHog API user finds who did what.
 
 Persons come from the metadata store (the identity model's own tables); events from the engine, newest
-first, with a `next` link that pages by timestamp as PostHog's events API does.
+first, with a `next` link that pages by timestamp as PostHog's events API does. One addition of footfall's,
+`persons/:id/activity_summary/`, gives a person's totals as Amplitude's user activity does, for the UI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -20,6 +22,7 @@ from footfall.api.posthog.errors import invalid, not_found
 from footfall.api.posthog.serialize import iso
 from footfall.api.posthog.translate import properties as translate_properties
 from footfall.meta.models import Person, PersonDistinctId, PersonOverride
+from footfall.query import user_activity
 from footfall.query.event_log import EventLogQuery, LoggedEvent, run_event_log
 from footfall.query.spec import QueryError
 
@@ -37,18 +40,35 @@ def _distinct_ids(session: Any, project_id: int, person_ids: list[str]) -> dict[
     return out
 
 
-def person_json(person: Person, distinct_ids: list[str]) -> dict[str, Any]:
-    props = person.properties or {}
-    name = props.get("email") or props.get("name") or (distinct_ids[0] if distinct_ids else person.id)
+# PostHog's default display-name properties (posthog/api/person.py); then a distinct_id, then the id.
+DISPLAY_NAME_PROPERTIES = ("email", "Email", "$email", "name", "Name", "username", "Username", "UserName")
+
+
+def display_name(properties: dict[str, Any], fallback: str) -> str:
+    return next((str(properties[key]) for key in DISPLAY_NAME_PROPERTIES if properties.get(key)), fallback)
+
+
+def person_json(
+    person_id: str,
+    properties: dict[str, Any],
+    created_at: dt.datetime | None,
+    identified: bool,
+    distinct_ids: list[str],
+) -> dict[str, Any]:
+    ids = sorted(distinct_ids)
     return {
-        "id": person.id,
-        "uuid": person.id,
-        "name": name,
-        "distinct_ids": sorted(distinct_ids),
-        "properties": props,
-        "created_at": iso(person.created_at),
-        "is_identified": person.is_identified,
+        "id": person_id,
+        "uuid": person_id,
+        "name": display_name(properties, ids[0] if ids else person_id),
+        "distinct_ids": ids,
+        "properties": properties,
+        "created_at": iso(created_at),
+        "is_identified": identified,
     }
+
+
+def _person_json(person: Person, distinct_ids: list[str]) -> dict[str, Any]:
+    return person_json(person.id, person.properties or {}, person.created_at, person.is_identified, distinct_ids)
 
 
 @dual_route(router, "/persons/", ["GET"])
@@ -73,7 +93,7 @@ def list_persons(request: Request, caller: Caller = Depends(require("person:read
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         people = list(session.scalars(query.order_by(Person.created_at.desc(), Person.id).offset(offset).limit(limit)))
         ids = _distinct_ids(session, caller.project.id, [p.id for p in people])
-        items = [person_json(p, ids[p.id]) for p in people]
+        items = [_person_json(p, ids[p.id]) for p in people]
     return json_response(page(request, items, total, limit, offset))
 
 
@@ -95,17 +115,35 @@ def _person(session: Any, caller: Caller, person_id: str) -> Person:
 def retrieve_person(request: Request, person_id: str, caller: Caller = Depends(require("person:read"))) -> Response:
     with request.app.state.runtime.meta.session() as session:
         person = _person(session, caller, person_id)
-        return json_response(person_json(person, _distinct_ids(session, caller.project.id, [person.id])[person.id]))
+        return json_response(_person_json(person, _distinct_ids(session, caller.project.id, [person.id])[person.id]))
+
+
+@dual_route(router, "/persons/{person_id}/activity_summary/", ["GET"])
+def person_activity_summary(
+    request: Request, person_id: str, caller: Caller = Depends(require("person:read"))
+) -> Response:
+    """footfall's addition: a person's totals as Amplitude's user activity gives them (`query.user_activity`).
+
+    Counts, sessions, usage time (ms), first and last day used (in the project's time zone), revenue, device ids and
+    the latest platform, OS, version and place; the person's properties are in the person itself."""
+    with request.app.state.runtime.meta.session() as session:
+        pid = _person(session, caller, person_id).id
+    found = user_activity.summary(request.app.state.runtime.engine, caller.project.id, caller.project.timezone, pid)
+    return json_response({key: value for key, value in asdict(found).items() if key != "properties"})
 
 
 def event_json(item: LoggedEvent) -> dict[str, Any]:
+    properties = item.properties
+    if item.columns.get("session") and "$session_id" not in properties:
+        # An Amplitude event's session is a field, not a property: PostHog readers look for $session_id.
+        properties = {**properties, "$session_id": item.columns["session"]}
     return {
         "id": item.uuid,
         "uuid": item.uuid,
         "distinct_id": item.distinct_id,
         "event": item.event,
         "timestamp": item.timestamp.isoformat().replace("+00:00", "Z"),
-        "properties": item.properties,
+        "properties": properties,
         "person": {"id": item.person_id, "properties": item.person_properties},
         "elements": [],
         "elements_chain": "",
