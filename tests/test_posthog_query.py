@@ -216,3 +216,53 @@ def test_weekly_active_is_a_rolling_window(client: TestClient, key: str, app_eve
         {"kind": "EventsNode", "event": "$pageview", "math": "weekly_active"}]}
     [series] = run(client, key, app_events, query).json()["results"]
     assert series["data"] == [1, 2, 3]  # blue; blue+red; blue+red+green over the trailing week
+
+
+def test_missing_breakdown_values_and_funnel_other(client: TestClient, key: str, app_events: dict[str, Any]) -> None:
+    trends = {
+        "kind": "TrendsQuery",
+        "dateRange": RANGE,
+        "series": [{"kind": "EventsNode", "event": "sign up"}],
+        "breakdownFilter": {"breakdown": "$current_url", "breakdown_type": "event"},
+    }
+    [series] = run(client, key, app_events, trends).json()["results"]
+    assert (series["breakdown_value"], series["count"]) == ("$$_posthog_breakdown_null_$$", 2)  # no URL on either
+    funnel = {
+        "kind": "FunnelsQuery",
+        "dateRange": RANGE,
+        "series": [{"kind": "EventsNode", "event": "$pageview"}, {"kind": "EventsNode", "event": "sign up"}],
+        "funnelsFilter": {"funnelWindowInterval": 1, "funnelWindowIntervalUnit": "hour"},
+        "breakdownFilter": {"breakdown": "$browser", "breakdown_type": "event", "breakdown_limit": 1},
+    }
+    tables = run(client, key, app_events, funnel).json()["results"]
+    # Chrome (blue) is kept; green (Firefox, converts at the window's edge) and red (Safari) fold into Other.
+    by_value = [(t[0]["breakdown_value"], [s["count"] for s in t]) for t in tables]
+    assert by_value == [(["Chrome"], [1, 1]), (["Other"], [2, 1])]
+
+
+def test_strict_funnel_exclusions_are_refused(client: TestClient, key: str, app_events: dict[str, Any]) -> None:
+    exclusion = {"kind": "EventsNode", "event": "other", "funnelFromStep": 0, "funnelToStep": 1}
+    funnel = {
+        "kind": "FunnelsQuery",
+        "dateRange": RANGE,
+        "series": [{"kind": "EventsNode", "event": "$pageview"}, {"kind": "EventsNode", "event": "sign up"}],
+        "funnelsFilter": {"funnelOrderType": "strict", "exclusions": [exclusion]},
+    }
+    r = run(client, key, app_events, funnel)
+    assert r.status_code == 400 and "strict" in r.json()["detail"]
+
+
+def test_formula_nodes_are_named(client: TestClient, key: str, app_events: dict[str, Any]) -> None:
+    nodes = [{"formula": "A / B", "custom_name": "Sign-up rate"}, {"formula": "B"}]
+    query = {
+        "kind": "TrendsQuery",
+        "dateRange": RANGE,
+        "trendsFilter": {"formulaNodes": nodes},
+        "series": [
+            {"kind": "EventsNode", "event": "sign up"},
+            {"kind": "EventsNode", "event": "$pageview", "math": "dau"},
+        ],
+    }
+    rate, users = run(client, key, app_events, query).json()["results"]
+    assert (rate["label"], rate["data"]) == ("Sign-up rate", [1, 0, 0.5])
+    assert (users["label"], users["data"]) == ("Formula (B)", [1, 2, 2])

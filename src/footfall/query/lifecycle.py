@@ -13,18 +13,39 @@ from footfall.engine import Engine
 from footfall.query.events import source_sql
 from footfall.query.filters import filters_sql, selector_sql
 from footfall.query.persons import ZERO_UUID, current_persons
-from footfall.query.spec import LifecycleQuery, LifecycleResult
+from footfall.query.spec import LifecycleCell, LifecycleQuery, LifecycleResult, LifecycleStatus
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import advance, align, bucket_index_sql, buckets
 
-_STATUSES = ("new", "returning", "resurrecting", "dormant")
-
 
 def run_lifecycle(engine: Engine, query: LifecycleQuery) -> LifecycleResult:
+    x = buckets(query.scope.date_range, query.scope.interval, query.scope.week_start)
+    p = Params()
+    sql = f"""
+    SELECT i, status, count() AS persons FROM ({_statuses_sql(query, p)})
+    WHERE i >= 0 AND i < {len(x)}
+    GROUP BY i, status"""
+    series = {status: [0] * len(x) for status in LifecycleStatus}
+    for i, status, persons in engine.query(sql, p.values):
+        series[status][int(i)] = -int(persons) if status == "dormant" else int(persons)
+    return LifecycleResult(x, series["new"], series["returning"], series["resurrecting"], series["dormant"])
+
+
+def lifecycle_actors_sql(cell: LifecycleCell, p: Params) -> str:
+    """The persons with one status in one interval (a number of `run_lifecycle`): rows of `pid`."""
+    scope = cell.query.scope
+    x = buckets(scope.date_range, scope.interval, scope.week_start)
+    bucket = align(cell.bucket, scope.interval, scope.week_start)
+    index = x.index(bucket) if bucket in x else -1
+    return f"""SELECT pid FROM ({_statuses_sql(cell.query, p)})
+        WHERE i = {p(index, "Int64")} AND status = {p(cell.status.value)}"""
+
+
+def _statuses_sql(query: LifecycleQuery, p: Params) -> str:
+    """Rows of (`pid`, interval number `i` from the range's first, `status`) for every status a person has."""
     scope, rng = query.scope, query.scope.date_range
     x = buckets(rng, scope.interval, scope.week_start)
     origin = align(rng.start, scope.interval, scope.week_start)
-    p = Params()
     tz = p(rng.timezone)
     first = advance(origin, scope.interval, -1)
     last = advance(origin, scope.interval, len(x) + 1)
@@ -35,10 +56,10 @@ def run_lifecycle(engine: Engine, query: LifecycleQuery) -> LifecycleResult:
     where = and_all([window, selector_sql(query.selector, p), filters_sql(scope.filters, p)])
     index = bucket_index_sql(scope.interval, tz, origin, p)
     created = bucket_index_sql(scope.interval, tz, origin, p, column="c.created_at")
-    sql = f"""
-    SELECT status_at.1 AS i, status_at.2 AS status, count() AS persons
+    return f"""
+    SELECT pid, status_at.1 AS i, status_at.2 AS status
     FROM (
-        SELECT a.pid, a.acts, if(c.id = toUUID('{ZERO_UUID}'), -1000000, {created}) AS born
+        SELECT a.pid AS pid, a.acts, if(c.id = toUUID('{ZERO_UUID}'), -1000000, {created}) AS born
         FROM (SELECT pid, arraySort(groupUniqArray({index})) AS acts
               FROM {source_sql(p, scope.project_id, where)} GROUP BY pid) AS a
         LEFT ANY JOIN {current_persons(p(scope.project_id, "UInt32"))} AS c
@@ -49,10 +70,4 @@ def run_lifecycle(engine: Engine, query: LifecycleQuery) -> LifecycleResult:
                  acts, arrayPopBack(arrayPushFront(acts, born))),
         arrayMap(cur -> (cur + 1, 'dormant'),
                  arrayFilter((cur, next) -> next != cur + 1, acts, arrayPopFront(arrayPushBack(acts, -1000000))))
-    ) AS status_at
-    WHERE i >= 0 AND i < {len(x)}
-    GROUP BY i, status"""
-    series = {status: [0] * len(x) for status in _STATUSES}
-    for i, status, persons in engine.query(sql, p.values):
-        series[status][int(i)] = -int(persons) if status == "dormant" else int(persons)
-    return LifecycleResult(x, series["new"], series["returning"], series["resurrecting"], series["dormant"])
+    ) AS status_at"""

@@ -18,6 +18,7 @@ from footfall.query.spec import (
     CohortBy,
     Interval,
     QueryError,
+    RetentionCell,
     RetentionCohort,
     RetentionMode,
     RetentionQuery,
@@ -48,13 +49,37 @@ def columns_of(query: RetentionQuery) -> list[tuple[int, int]]:
 def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None = None) -> RetentionResult:
     scope, rng = query.scope, query.scope.date_range
     columns = columns_of(query)
-    cohorts = buckets(rng, scope.interval, scope.week_start)
-    origin = align(rng.start, scope.interval, scope.week_start)
     p = Params()
+    # Recurring cohorts count a person in several cohorts, so the combined row needs its own grouping set
+    # (each person once); otherwise a person is in one cohort at most and `_shape` sums the cohorts' rows,
+    # which spares a second aggregation over every person.
+    every = query.cohort_by is CohortBy.EVERY
+    sql = f"""
+    SELECT bd, cohort, col, {"grouping(cohort)" if every else "0"} AS combined,
+           {"uniqExact(pid)" if every else "count()"} AS persons
+    FROM (SELECT pid, bd, cohort, arrayJoin(cols) AS col FROM ({_cohort_members_sql(query, columns, p)}))
+    GROUP BY {"GROUPING SETS ((bd, cohort, col), (bd, col))" if every else "bd, cohort, col"}"""
+    rows = engine.query(sql, p.values)
+    cohorts = buckets(rng, scope.interval, scope.week_start)
+    return _shape(rows, cohorts, columns, scope.interval, now or dt.datetime.now(dt.UTC), rng.timezone, not every)
+
+
+def retention_actors_sql(cell: RetentionCell, p: Params) -> str:
+    """The persons of one cohort (a row of `run_retention`): rows of `pid` and `appearances`, the result
+    columns they count in (0: the cohort itself, k: the k-th column of counts)."""
+    members = _cohort_members_sql(cell.query, columns_of(cell.query), p)
+    return f"""SELECT pid, cols AS appearances FROM ({members})
+        WHERE cohort = {p(cell.cohort, "Int64")} AND bd = {p(cell.breakdown)}"""
+
+
+def _cohort_members_sql(query: RetentionQuery, columns: list[tuple[int, int]], p: Params) -> str:
+    """Rows of (`pid`, breakdown value `bd`, `cohort` row, `cols`: the result columns the person counts in)."""
+    scope, rng = query.scope, query.scope.date_range
+    n_cohorts = len(buckets(rng, scope.interval, scope.week_start))
+    origin = align(rng.start, scope.interval, scope.week_start)
     tz = p(rng.timezone)
     index = bucket_index_sql(scope.interval, tz, origin, p)
     start_cond, return_cond = selector_sql(query.start, p), selector_sql(query.returning, p)
-    n_cohorts = len(cohorts)
     conditions = [f"({start_cond}) OR ({return_cond})", filters_sql(scope.filters, p)]
     if all(hi < UNBOUNDED for _, hi in columns):  # returns later than the last column cannot count
         last = advance(origin, scope.interval, n_cohorts + max(hi for _, hi in columns))
@@ -62,28 +87,26 @@ def run_retention(engine: Engine, query: RetentionQuery, now: dt.datetime | None
     if query.cohort_by is not CohortBy.FIRST_EVER:  # first-ever needs the start events before the range too
         conditions.append(f"timestamp >= toDateTime64({p(origin.strftime('%Y-%m-%d %H:%M:%S'))}, 3, {tz})")
     in_range = f"i >= 0 AND i < {n_cohorts}"
-    cohort_expr = {
-        CohortBy.FIRST_IN_RANGE: f"if(countIf(s AND {in_range}) > 0, [minIf(i, s AND {in_range})], [])",
-        CohortBy.EVERY: f"groupUniqArrayIf(i, s AND {in_range})",
-        CohortBy.FIRST_EVER: f"arrayFilter(c -> c >= 0 AND c < {n_cohorts}, if(countIf(s) > 0, [minIf(i, s)], []))",
-    }[query.cohort_by]
-    breakdown = f"argMinIf({value_sql(query.breakdown, p)}, timestamp, s)" if query.breakdown else "''"
-    sql = f"""
-    SELECT bd, cohort, col, grouping(cohort) AS combined,
-           {"uniqExact(pid)" if query.cohort_by is CohortBy.EVERY else "count()"} AS persons
-    FROM (
-        SELECT pid, bd, cohort, arrayJoin(arrayConcat([0], {_columns_sql(query, columns, p)})) AS col
+    # The same event starting and returning (the usual question) makes every event read both: plain
+    # aggregates then, without per-event flags.
+    same = query.start == query.returning
+    flags = "" if same else f", toUInt8({start_cond}) AS s, toUInt8({return_cond}) AS r"
+    is_start = "1" if same else "s"
+    if query.cohort_by is CohortBy.EVERY:
+        cohort_sql, pick = f"groupUniqArrayIf(i, {is_start} AND {in_range}) AS cohorts", "ARRAY JOIN cohorts AS cohort"
+    else:  # the first start read (ever, or from the range's start on), kept when it falls in the range
+        cohort_sql = f"{'min(i)' if same else f'min(if(s, i, {n_cohorts}))'} AS cohort"
+        pick = f"WHERE cohort >= 0 AND cohort < {n_cohorts}"
+    returns = "groupUniqArray(i)" if same else "groupUniqArrayIf(i, r)"
+    breakdown = f"argMinIf({value_sql(query.breakdown, p)}, timestamp, {is_start})" if query.breakdown else "''"
+    return f"""
+        SELECT pid, bd, cohort, arrayConcat([0], {_columns_sql(query, columns, p)}) AS cols
         FROM (
-            SELECT pid, {cohort_expr} AS cohorts, groupUniqArrayIf(i, r) AS returns, {breakdown} AS bd
-            FROM (SELECT *, {index} AS i, toUInt8({start_cond}) AS s, toUInt8({return_cond}) AS r
-                  FROM {source_sql(p, scope.project_id, and_all(conditions))})
+            SELECT pid, {cohort_sql}, {returns} AS returns, {breakdown} AS bd
+            FROM (SELECT *, {index} AS i{flags} FROM {source_sql(p, scope.project_id, and_all(conditions))})
             GROUP BY pid
         )
-        ARRAY JOIN cohorts AS cohort
-    )
-    GROUP BY GROUPING SETS ((bd, cohort, col), (bd, col))"""
-    rows = engine.query(sql, p.values)
-    return _shape(rows, cohorts, columns, scope.interval, now or dt.datetime.now(dt.UTC), rng.timezone)
+        {pick}"""
 
 
 def _columns_sql(query: RetentionQuery, columns: list[tuple[int, int]], p: Params) -> str:
@@ -112,18 +135,21 @@ def _shape(
     interval: Interval,
     now: dt.datetime,
     timezone: str,
+    sum_combined: bool,
 ) -> RetentionResult:
+    """`sum_combined`: the combined row is the sum of the cohorts' rows (rows flagged combined otherwise)."""
     local_now = now.astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None)
     groups: dict[str, list[RetentionCohort]] = {}
     combined: dict[str, tuple[int, list[int]]] = {}
     for bd, cohort, col, is_combined, persons in rows:
-        if is_combined:
+        if is_combined or sum_combined:
             size, counts = combined.get(bd, (0, [0] * len(columns)))
             if col == 0:
-                size = int(persons)
+                size += int(persons)
             else:
-                counts[col - 1] = int(persons)
+                counts[col - 1] += int(persons)
             combined[bd] = (size, counts)
+        if is_combined:
             continue
         table = groups.setdefault(
             bd,

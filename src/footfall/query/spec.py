@@ -46,6 +46,7 @@ class Source(StrEnum):
     PERSON = "person"  # a key of the person's properties at event time
     COLUMN = "column"  # a first-class events column (country, platform, os_name, ...)
     COHORT = "cohort"  # membership of a cohort (values are cohort ids)
+    REVENUE = "revenue"  # what the event earned: key "amount", or the part "verified" / "unverified"
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,32 @@ class FilterGroup:
     """Filters joined by OR (any_of) or AND; items are filters or nested groups (PostHog property groups)."""
 
     any_of: bool
-    items: tuple[PropertyFilter | FilterGroup, ...]
+    items: tuple[PropertyFilter | FilterGroup | Performed, ...]
 
 
 @dataclass(frozen=True)
 class EventSelector:
-    """An event (None: any analytics event) narrowed by property filters (ANDed)."""
+    """An event (None: any analytics event) narrowed by property filters (ANDed). With `any_of` (a custom
+    event), any of those selectors instead of `event`, each with its own filters, then `filters`."""
 
     event: str | None
     filters: tuple[PropertyFilter | FilterGroup, ...] = ()
+    any_of: tuple[EventSelector, ...] = ()
+
+
+@dataclass(frozen=True)
+class Performed:
+    """A cohort rule on what a person of the project did (PostHog's behavioral filters): `selector` done a number
+    of times satisfying `count_op count` (GTE, GT, LTE, LT, EQ) since `since` (UTC; None: ever), or with
+    `first_time`, done for the first time since then. `negated` inverts the rule."""
+
+    project_id: int
+    selector: EventSelector
+    since: dt.datetime | None
+    count_op: Op = Op.GTE
+    count: int = 1
+    first_time: bool = False
+    negated: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,12 @@ class TrendsQuery:
     series: tuple[Series, ...]
     breakdowns: tuple[PropertyRef, ...] = ()
     breakdown_limit: int = 100
+    # Values past the limit: dropped (Amplitude), or folded into one series keyed OTHER (PostHog).
+    fold_other: bool = False
+
+
+# The breakdown value of the series that folds every value past the breakdown limit.
+OTHER = "\x00other"
 
 
 @dataclass
@@ -152,6 +176,25 @@ class TrendsResult:
     series: list[SeriesResult] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class HistogramQuery:
+    """How a number is distributed, in bins: a property's value per event (`prop`), or without one how many
+    times each person did the event (per interval, and over the whole range for the totals)."""
+
+    scope: Scope
+    selector: EventSelector
+    prop: PropertyRef | None = None
+    max_bins: int = 10
+
+
+@dataclass
+class HistogramResult:
+    buckets: list[dt.datetime]
+    bins: list[tuple[float, float]]  # [low, high): evenly wide, at multiples of the width
+    counts: list[list[int]]  # per bin, per bucket: events (with a property) or persons in it
+    totals: list[int]  # per bin, over the whole range
+
+
 class FunnelOrder(StrEnum):
     ORDERED = "ordered"  # steps in order, other events allowed between
     STRICT = "strict"  # steps in order with no other event between (Amplitude "sequential")
@@ -166,8 +209,25 @@ class FunnelQuery:
     order: FunnelOrder = FunnelOrder.ORDERED
     breakdown: PropertyRef | None = None
     breakdown_limit: int = 100
+    fold_other: bool = False  # persons past the breakdown limit: dropped, or one group keyed OTHER (PostHog)
     # Amplitude lets later steps happen after the range (within the window); PostHog keeps all in range.
     convert_past_range: bool = True
+    exclusions: tuple[FunnelExclusion, ...] = ()
+    # Count each person in every bucket in which they entered, by their best path starting there (PostHog's
+    # funnel trends), rather than once, by their best path overall. Totals then count entries, not persons.
+    per_entry: bool = False
+    # Only persons new in the range, their first event ever in it (Amplitude's n=new; `events.new_persons_sql`).
+    new_users: bool = False
+
+
+@dataclass(frozen=True)
+class FunnelExclusion:
+    """An event that disqualifies a path when it happens after step `from_step` and before `to_step` (0-based;
+    before the window ends when `to_step` is never reached)."""
+
+    selector: EventSelector
+    from_step: int
+    to_step: int
 
 
 @dataclass
@@ -185,6 +245,14 @@ class FunnelGroup:
 class FunnelResult:
     buckets: list[dt.datetime]
     groups: list[FunnelGroup]
+
+
+@dataclass
+class ConversionTimes:
+    """How long persons took from one funnel step to a later one: a histogram and the mean, in seconds."""
+
+    bins: list[tuple[int, int]]  # (lower edge, persons), evenly spaced from the fastest conversion
+    average_s: float | None
 
 
 class RetentionMode(StrEnum):
@@ -278,3 +346,56 @@ class PathEdge:
     target: str
     value: int  # persons' paths that took this edge
     average_conversion_time_ms: float
+
+
+# --- who is behind a number: one cell of an insight's result, answered with person ids ----------------
+
+
+@dataclass(frozen=True)
+class TrendsCell:
+    query: TrendsQuery
+    series_index: int = 0
+    bucket: dt.datetime | None = None  # a local bucket start; None: the whole range (one-number displays)
+    breakdown: tuple[str, ...] | None = None  # one value per breakdown; None: all values
+
+
+@dataclass(frozen=True)
+class FunnelCell:
+    """Persons whose path reached step `reached` (1-based) and, with `missed`, not step `missed`."""
+
+    query: FunnelQuery
+    reached: int
+    missed: int | None = None
+    breakdown: str | None = None
+    entered: dt.datetime | None = None  # only persons who entered the funnel in this bucket
+
+
+@dataclass(frozen=True)
+class RetentionCell:
+    query: RetentionQuery
+    cohort: int  # the cohort's row (0 = the range's first interval)
+    breakdown: str = ""
+
+
+class LifecycleStatus(StrEnum):
+    NEW = "new"
+    RETURNING = "returning"
+    RESURRECTING = "resurrecting"
+    DORMANT = "dormant"
+
+
+@dataclass(frozen=True)
+class LifecycleCell:
+    query: LifecycleQuery
+    bucket: dt.datetime  # a local bucket start
+    status: LifecycleStatus
+
+
+@dataclass(frozen=True)
+class StickinessCell:
+    query: StickinessQuery
+    series_index: int
+    intervals: int  # persons active in exactly this many intervals
+
+
+Cell = TrendsCell | FunnelCell | RetentionCell | LifecycleCell | StickinessCell

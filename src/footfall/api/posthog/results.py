@@ -6,6 +6,9 @@ import datetime as dt
 from typing import Any
 
 from footfall.query.spec import (
+    OTHER,
+    ConversionTimes,
+    FunnelGroup,
     FunnelResult,
     Interval,
     LifecycleResult,
@@ -14,6 +17,10 @@ from footfall.query.spec import (
     StickinessResult,
     TrendsResult,
 )
+
+# PostHog's breakdown values for a missing value and for the values folded past the breakdown limit.
+NULL_LABEL = "$$_posthog_breakdown_null_$$"
+OTHER_LABEL = "$$_posthog_breakdown_other_$$"
 
 # Displays that show one number per series instead of a time series.
 AGGREGATE_DISPLAYS = {"ActionsPie", "ActionsBarValue", "ActionsTable", "BoldNumber", "WorldMap"}
@@ -62,15 +69,23 @@ def trends(
     interval: Interval,
     compare: str | None = None,
     formula: str | None = None,
+    formula_name: str | None = None,
 ) -> list[dict[str, Any]]:
     nodes = query.get("series") or []
     display = (query.get("trendsFilter") or {}).get("display") or "ActionsLineGraph"
     days = [day_string(b, interval) for b in result.buckets]
     labels = [label(b, interval) for b in result.buckets]
     out = []
-    for item in result.series:
+    # Within each series: ranked values, then the missing value, then Other (as PostHog orders them).
+    for item in sorted(result.series, key=lambda s: (s.series_index, OTHER in s.breakdown, "" in s.breakdown)):
         node = nodes[item.series_index] if not formula and item.series_index < len(nodes) else {}
-        name = formula or node.get("custom_name") or node.get("event") or "All events"
+        if formula:
+            name = formula_name or f"Formula ({formula})"
+        else:
+            name = node.get("custom_name") or node.get("event") or "All events"
+        values = [OTHER_LABEL if v == OTHER else v or NULL_LABEL for v in item.breakdown]
+        if values and not formula:  # a breakdown series is named by its value(s), after the event with several
+            name = "::".join(values) if len(nodes) == 1 else f"{name} - {'::'.join(values)}"
         entry: dict[str, Any] = {
             "action": _action(node, item.series_index) if not formula else None,
             "label": name,
@@ -80,11 +95,11 @@ def trends(
             "days": days,
             "filter": {"interval": interval.value, "display": display},
         }
-        if item.breakdown:
-            entry["breakdown_value"] = list(item.breakdown) if len(item.breakdown) > 1 else item.breakdown[0]
-        if display in AGGREGATE_DISPLAYS:
+        if values:
+            entry["breakdown_value"] = values if len(values) > 1 else values[0]
+        if display in AGGREGATE_DISPLAYS:  # PostHog reports count 0 for them ("it has always been so")
             entry["aggregated_value"] = _num(item.total)
-            entry["data"], entry["days"], entry["labels"] = [], [], []
+            entry["data"], entry["days"], entry["labels"], entry["count"] = [], [], [], 0
         if compare:
             entry["compare"], entry["compare_label"] = True, compare
         out.append(entry)
@@ -96,16 +111,19 @@ def funnel(result: FunnelResult, query: dict[str, Any]) -> list[Any]:
     grouped = bool(
         (query.get("breakdownFilter") or {}).get("breakdown") or (query.get("breakdownFilter") or {}).get("breakdowns")
     )
+    # Unordered steps have no event of their own: step k is "completed k steps", in any order.
+    unordered = (query.get("funnelsFilter") or {}).get("funnelOrderType") == "unordered"
     tables = []
     for group in result.groups:
         steps = []
         for order, node in enumerate(nodes):
-            name = node.get("event") or "All events"
             avg, median = group.avg_ms[order], group.median_ms[order]
             step = {
-                "action_id": node.get("event"),
-                "name": name,
-                "custom_name": node.get("custom_name"),
+                "action_id": None if unordered else node.get("event"),
+                "name": f"Completed {order + 1} step{'s' if order else ''}"
+                if unordered
+                else node.get("event") or "All events",
+                "custom_name": None if unordered else node.get("custom_name"),
                 "order": order,
                 "type": "events",
                 "count": group.counts[order],
@@ -114,27 +132,43 @@ def funnel(result: FunnelResult, query: dict[str, Any]) -> list[Any]:
                 "median_conversion_time": median / 1000 if median is not None else None,
             }
             if grouped:
-                step["breakdown"] = step["breakdown_value"] = [group.breakdown or ""]
+                step["breakdown"] = step["breakdown_value"] = [_funnel_value(group)]
             steps.append(step)
         tables.append(steps)
     return tables if grouped else tables[0]
 
 
-def funnel_trends(result: FunnelResult, interval: Interval) -> list[dict[str, Any]]:
-    """funnelVizType=trends: the conversion rate (%) of the persons who entered in each interval."""
-    group = result.groups[0]
-    rates = []
-    for bucket in result.buckets:
-        counts = group.by_bucket.get(bucket)
-        rates.append(round(100 * counts[-1] / counts[0], 2) if counts and counts[0] else 0)
-    return [
-        {
+def _funnel_value(group: FunnelGroup) -> str:
+    """A funnel's breakdown value; the values folded past the limit are "Other" there (not OTHER_LABEL)."""
+    return "Other" if group.breakdown == OTHER else group.breakdown or ""
+
+
+def funnel_trends(
+    result: FunnelResult, interval: Interval, from_step: int, to_step: int, breakdown: bool
+) -> list[dict[str, Any]]:
+    """funnelVizType=trends: of the entries in each interval that reached `from_step`, the share (%) that
+    reached `to_step`; one line per breakdown value."""
+    out = []
+    for group in result.groups:
+        rates = []
+        for bucket in result.buckets:
+            counts = group.by_bucket.get(bucket)
+            rates.append(round(100 * counts[to_step] / counts[from_step], 2) if counts and counts[from_step] else 0)
+        line: dict[str, Any] = {
             "count": len(rates),
             "data": rates,
             "days": [day_string(b, interval) for b in result.buckets],
             "labels": [label(b, interval) for b in result.buckets],
         }
-    ]
+        if breakdown:
+            line["breakdown_value"] = _funnel_value(group)
+        out.append(line)
+    return out
+
+
+def conversion_times(times: ConversionTimes) -> dict[str, Any]:
+    """funnelVizType=time_to_convert: PostHog's FunnelTimeToConvertResults."""
+    return {"bins": [[start, persons] for start, persons in times.bins], "average_conversion_time": times.average_s}
 
 
 def retention(result: RetentionResult, interval: Interval) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from footfall.engine import Engine
 from footfall.meta.accounts import ProjectInfo
 from footfall.query.cache import Cached, ResultCache
 from footfall.query.formula import Ref
-from footfall.query.funnels import run_funnel
+from footfall.query.funnels import run_conversion_times, run_funnel
 from footfall.query.lifecycle import run_lifecycle
 from footfall.query.paths import run_paths
 from footfall.query.retention import run_retention
@@ -46,7 +46,8 @@ def unwrap(query: Any) -> dict[str, Any]:
     return query
 
 
-def _previous(rng: DateRange) -> DateRange:
+def previous_range(rng: DateRange) -> DateRange:
+    """The range just before, as long (compareFilter's previous period)."""
     return DateRange(rng.start - (rng.end - rng.start), rng.start, rng.timezone)
 
 
@@ -54,31 +55,28 @@ def _trends(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt
     spec = translate.trends(query, project, now)
     interval = spec.scope.interval
     options = query.get("trendsFilter") or {}
-    formula = options.get("formula") or next(iter(options.get("formulas") or []), None)
+    formulas = translate.formulas(options)
 
-    def compute(q: TrendsQuery) -> Any:
-        if not formula:
-            return run_trends(engine, q)
+    def operand(ref: Ref) -> Any:
+        index = ord(ref.name) - ord("A") if len(ref.name) == 1 else -1
+        if ref.function or not 0 <= index < len(spec.series):
+            raise TranslationError(f"formula names series {ref.name}, which does not exist")
+        return spec.series[index]
 
-        def operand(ref: Ref) -> Any:
-            index = ord(ref.name) - ord("A") if len(ref.name) == 1 else -1
-            if ref.function or not 0 <= index < len(q.series):
-                raise TranslationError(f"formula names series {ref.name}, which does not exist")
-            return q.series[index]
+    def shaped(q: TrendsQuery, compare: str | None) -> list[Any]:
+        """The series, or one result per formula (PostHog's `formulas` runs several side by side)."""
+        if not formulas:
+            return results.trends(run_trends(engine, q), query, interval, compare)
+        each = (
+            results.trends(run_formula(engine, q, f, operand), query, interval, compare, f, name)
+            for f, name in formulas
+        )
+        return [row for rows in each for row in rows]
 
-        return run_formula(engine, q, formula, operand)
-
-    current = results.trends(
-        compute(spec),
-        query,
-        interval,
-        "current" if (query.get("compareFilter") or {}).get("compare") else None,
-        formula,
-    )
     if not (query.get("compareFilter") or {}).get("compare"):
-        return current
-    earlier = replace(spec, scope=replace(spec.scope, date_range=_previous(spec.scope.date_range)))
-    return current + results.trends(compute(earlier), query, interval, "previous", formula)
+        return shaped(spec, None)
+    earlier = replace(spec, scope=replace(spec.scope, date_range=previous_range(spec.scope.date_range)))
+    return shaped(spec, "current") + shaped(earlier, "previous")
 
 
 def compute(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> Any:
@@ -87,9 +85,17 @@ def compute(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt
         return _trends(engine, query, project, now)
     if kind == "FunnelsQuery":
         spec = translate.funnel(query, project, now)
+        options = query.get("funnelsFilter") or {}
+        viz = options.get("funnelVizType") or "steps"
+        if viz == "time_to_convert":
+            first, last = translate.step_range(options, len(spec.steps))
+            bins = options.get("binCount")
+            bin_count = None if bins is None else translate.integer(bins, "binCount", 0)
+            return results.conversion_times(run_conversion_times(engine, spec, first, last, bin_count))
         result = run_funnel(engine, spec)
-        if (query.get("funnelsFilter") or {}).get("funnelVizType") == "trends":
-            return results.funnel_trends(result, spec.scope.interval)
+        if viz == "trends":
+            first, last = translate.step_range(options, len(spec.steps))
+            return results.funnel_trends(result, spec.scope.interval, first, last, spec.breakdown is not None)
         return results.funnel(result, query)
     if kind == "RetentionQuery":
         spec = translate.retention(query, project, now)
@@ -154,7 +160,7 @@ def _range_end(query: dict[str, Any], project: ProjectInfo, interval: Interval, 
     date_range = query.get("dateRange") or {}
     if not date_range.get("date_to"):
         return now
-    local_end = translate.date_range(date_range, project, interval, now=now).end
+    local_end = translate.range_end(date_range, project, interval, now)
     return local_end.replace(tzinfo=ZoneInfo(project.timezone)).astimezone(dt.UTC)
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import zoneinfo
 from calendar import monthrange
+from dataclasses import replace
 from math import ceil
 from typing import Any
 
@@ -19,6 +20,7 @@ from footfall.query.spec import (
     DateRange,
     EventSelector,
     FilterGroup,
+    FunnelExclusion,
     FunnelOrder,
     FunnelQuery,
     Interval,
@@ -38,6 +40,7 @@ from footfall.query.spec import (
     StickinessQuery,
     TrendsQuery,
 )
+from footfall.query.timerange import advance, align
 
 
 class TranslationError(QueryError):
@@ -136,22 +139,41 @@ def date_range(
     raw = raw if isinstance(raw, dict) else {}
     local_now = _local_now(project.timezone, now)
     date_from = raw.get("date_from") or default_from
-    date_to = raw.get("date_to")
     if date_from == "all":
         start = first_event or local_now - dt.timedelta(days=365)
     else:
         start = _parse_point(str(date_from), local_now, interval)
-    end = _parse_point(str(date_to), local_now, interval) if date_to else local_now
-    explicit = bool(raw.get("explicitDate"))
-    is_day_string = bool(date_to) and len(str(date_to)) == 10
-    if not explicit and interval in (Interval.DAY, Interval.WEEK, Interval.MONTH):
-        # Whole days: a range "to" a day (or to now) includes all of that day.
-        end = end.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
-    elif is_day_string:
-        end = end + dt.timedelta(days=1)
+    end = range_end(raw, project, interval, now)
     if end <= start:
         raise TranslationError("date_to must be after date_from")
     return DateRange(start, end, project.timezone)
+
+
+def range_end(
+    raw: dict[str, Any], project: ProjectInfo, interval: Interval, now: dt.datetime | None = None
+) -> dt.datetime:
+    """The exclusive local end of a dateRange (whatever its start)."""
+    date_to = raw.get("date_to")
+    local_now = _local_now(project.timezone, now)
+    end = _parse_point(str(date_to), local_now, interval) if date_to else local_now
+    if not raw.get("explicitDate") and interval in (Interval.DAY, Interval.WEEK, Interval.MONTH):
+        # Whole days: a range "to" a day (or to now) includes all of that day.
+        return end.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    if date_to and len(str(date_to)) == 10:
+        return end + dt.timedelta(days=1)
+    return end
+
+
+def instant(value: str, project: ProjectInfo, now: dt.datetime | None = None) -> dt.datetime:
+    """A PostHog moment (`-24h`, `-7d`, `dStart`, an ISO date or time) in UTC; times without an offset, and
+    the relative ones, are in the project's time zone."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = _parse_point(value, _local_now(project.timezone, now), Interval.HOUR)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(project.timezone))
+    return parsed.astimezone(dt.UTC)
 
 
 def _values(value: Any) -> tuple[str, ...]:
@@ -227,7 +249,9 @@ def series(node: dict[str, Any], interval: Interval = Interval.DAY) -> Series:
 def breakdowns(raw: Any) -> tuple[tuple[PropertyRef, ...], int]:
     if not isinstance(raw, dict):
         return (), 25
-    limit = int(raw.get("breakdown_limit") or 25)
+    limit = integer(raw.get("breakdown_limit") or 25, "breakdown_limit", 25)
+    if limit < 1:
+        raise TranslationError("breakdown_limit must be positive")
     items = raw.get("breakdowns") or (
         [
             {"property": b, "type": raw.get("breakdown_type", "event")}
@@ -267,7 +291,25 @@ def trends(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None 
         raise TranslationError("a TrendsQuery needs at least one series")
     refs, limit = breakdowns(query.get("breakdownFilter"))
     scoped = scope(query, project, now=now)
-    return TrendsQuery(scoped, tuple(series(n, scoped.interval) for n in nodes), refs, limit)
+    options = query.get("breakdownFilter")
+    hide_other = isinstance(options, dict) and bool(options.get("breakdown_hide_other_aggregation"))
+    return TrendsQuery(scoped, tuple(series(n, scoped.interval) for n in nodes), refs, limit, fold_other=not hide_other)
+
+
+def formulas(options: Any) -> list[tuple[str, str | None]]:
+    """trendsFilter's formulas as (formula, custom name): `formula`, or several side by side in `formulas` or
+    `formulaNodes`."""
+    options = options if isinstance(options, dict) else {}
+    listed = options.get("formulas") or []
+    if options.get("formula"):
+        raw: Any = [{"formula": options["formula"]}]
+    elif options.get("formulaNodes"):
+        raw = options["formulaNodes"]
+    else:
+        raw = [{"formula": f} for f in listed] if isinstance(listed, list) else None
+    if not isinstance(raw, list) or not all(isinstance(n, dict) and isinstance(n.get("formula"), str) for n in raw):
+        raise TranslationError("formulas must be a list of strings")
+    return [(n["formula"], n.get("custom_name") or None) for n in raw]
 
 
 def funnel(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> FunnelQuery:
@@ -279,14 +321,12 @@ def funnel(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None 
     seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 2592000}.get(unit)
     if seconds is None:
         raise TranslationError(f"unsupported funnel window unit: {unit}")
-    window = int(options.get("funnelWindowInterval") or 14) * seconds * 1000
+    window = integer(options.get("funnelWindowInterval") or 14, "funnelWindowInterval", 14) * seconds * 1000
     order = {"ordered": FunnelOrder.ORDERED, "strict": FunnelOrder.STRICT, "unordered": FunnelOrder.UNORDERED}.get(
         options.get("funnelOrderType", "ordered")
     )
     if order is None:
         raise TranslationError(f"unsupported funnel order: {options.get('funnelOrderType')}")
-    if options.get("exclusions"):
-        raise TranslationError("funnel exclusions are not supported yet")
     refs, limit = breakdowns(query.get("breakdownFilter"))
     return FunnelQuery(
         scope(query, project, now=now),
@@ -295,8 +335,46 @@ def funnel(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None 
         order,
         refs[0] if refs else None,
         limit,
+        fold_other=True,
         convert_past_range=False,
+        exclusions=exclusions(options.get("exclusions"), len(nodes)),
+        per_entry=options.get("funnelVizType") == "trends",
     )
+
+
+def exclusions(raw: Any, steps: int) -> tuple[FunnelExclusion, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TranslationError("exclusions must be a list")
+    return tuple(
+        FunnelExclusion(
+            selector(item),
+            integer(item.get("funnelFromStep"), "funnelFromStep", 0),
+            integer(item.get("funnelToStep"), "funnelToStep", steps - 1),
+        )
+        for item in raw
+    )
+
+
+def step_range(options: dict[str, Any], steps: int) -> tuple[int, int]:
+    """funnelFromStep and funnelToStep (0-based; the first and last step by default)."""
+    first = integer(options.get("funnelFromStep"), "funnelFromStep", 0)
+    last = integer(options.get("funnelToStep"), "funnelToStep", steps - 1)
+    if not 0 <= first < last < steps:
+        raise TranslationError(f"funnelFromStep and funnelToStep must satisfy 0 <= from < to <= {steps - 1}")
+    return first, last
+
+
+def integer(raw: Any, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise TranslationError(f"{name} must be an integer")
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise TranslationError(f"{name} must be an integer") from exc
 
 
 def retention(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> RetentionQuery:
@@ -305,10 +383,18 @@ def retention(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | No
     interval = INTERVALS.get(period)
     if interval is None:
         raise TranslationError(f"unsupported retention period: {options.get('period')}")
-    total = int(options.get("totalIntervals") or 8)
+    total = integer(options.get("totalIntervals") or 8, "totalIntervals", 8)
     if not 1 <= total <= 100:
         raise TranslationError("totalIntervals must be between 1 and 100")
-    scoped = scope({**query, "interval": period}, project, period, f"-{total}{period[0]}", now)
+    dates = query.get("dateRange") if isinstance(query.get("dateRange"), dict) else {}
+    counted_back = not dates.get("date_from")
+    if counted_back:  # the range's start follows from its end, below
+        dates = {**dates, "date_from": "1970-01-01"}
+    scoped = scope({**query, "interval": period, "dateRange": dates}, project, period, now=now)
+    if counted_back:  # PostHog: totalIntervals intervals, the last one holding date_to
+        rng = scoped.date_range
+        last = align(rng.end - dt.timedelta(milliseconds=1), interval, scoped.week_start)
+        scoped = replace(scoped, date_range=replace(rng, start=advance(last, interval, 1 - total)))
     target = options.get("targetEntity") or {"id": "$pageview", "type": "events"}
     returning = options.get("returningEntity") or target
     return RetentionQuery(
