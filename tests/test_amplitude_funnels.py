@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from footfall.runtime import Runtime
+from tests.conftest import flush, new_project
 from tests.datasets import HOUR
+from tests.test_query_trends import send
 
 
 def get(client: TestClient, project: dict[str, Any], steps: list[str], **params: Any) -> Any:
-    query: list[tuple[str, str]] = [("start", "20240501"), ("end", "20240503")]
+    query: list[tuple[str, str]] = [("start", params.pop("start", "20240501")), ("end", "20240503")]
     query += [("e", json.dumps({"event_type": name})) for name in steps]
     query += list(params.items())
     return client.get("/api/2/funnels", params=query, auth=(project["api_key"], project["secret_key"]))
@@ -45,12 +48,44 @@ def test_modes_groups_and_window(client: TestClient, shop: dict[str, Any]) -> No
     assert [e["meta"]["segmentIndex"] for e in grouped] == [0, 1]
 
 
+@pytest.fixture(scope="module")
+def newcomers(client: TestClient, runtime: Runtime) -> dict[str, Any]:
+    """old01 and dan01 (an anonymous device, then signed in: one person) were first seen in April; new01 and
+    new02 in the range. Everyone but new02 views, then carts, on May 1st or 2nd."""
+    project = new_project(runtime, "UTC")
+    events = [
+        {"user_id": "old01", "event_type": "open", "time": "2024-04-20T10:00:00"},
+        {"device_id": "dan-device-1", "event_type": "open", "time": "2024-04-25T10:00:00"},
+        {"user_id": "dan01", "device_id": "dan-device-1", "event_type": "view", "time": "2024-05-01T09:00:00"},
+        {"user_id": "dan01", "event_type": "cart", "time": "2024-05-01T09:30:00"},
+    ]
+    for user, day in (("old01", "01"), ("new01", "01"), ("new02", "02")):
+        events.append({"user_id": user, "event_type": "view", "time": f"2024-05-{day}T10:00:00"})
+    for user in ("old01", "new01"):
+        events.append({"user_id": user, "event_type": "cart", "time": "2024-05-01T12:00:00"})
+    send(client, project, events)
+    flush(runtime)
+    return project
+
+
+def test_new_users_funnel(client: TestClient, newcomers: dict[str, Any]) -> None:
+    active = get(client, newcomers, ["view", "cart"]).json()["data"][0]
+    assert active["cumulativeRaw"] == [4, 3]
+    new = get(client, newcomers, ["view", "cart"], n="new").json()["data"][0]
+    assert new["cumulativeRaw"] == [2, 1]  # new01 carted, new02 did not; dan01 counts from his April device
+    assert new["dayFunnels"]["series"] == [[1, 1], [1, 0], [0, 0]]
+    # new since May 2nd: new02 alone (the others' first events were before)
+    later = get(client, newcomers, ["view", "cart"], n="new", start="20240502").json()["data"][0]
+    assert later["cumulativeRaw"] == [1, 0]
+
+
 @pytest.mark.parametrize(
     ("steps", "params", "reason"),
     [
         ([], {}, "Missing required parameter: e"),
         (["view"], {"mode": "sideways"}, "Invalid mode"),
         (["view"], {"cs": "soon"}, "cs must be"),
+        (["view"], {"n": "returning"}, "Invalid n: returning"),
     ],
 )
 def test_bad_input(

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
+from footfall.engine.schema import MATERIALIZED, json_value_sql
 from footfall.ingest.event import DEVICE_FIELDS
-from footfall.query.spec import EventSelector, FilterGroup, Op, PropertyFilter, PropertyRef, QueryError, Source
+from footfall.query.spec import (
+    EventSelector,
+    FilterGroup,
+    Op,
+    Performed,
+    PropertyFilter,
+    PropertyRef,
+    QueryError,
+    Source,
+)
 from footfall.query.sql import Params, and_all
 
 # First-class events columns a filter or breakdown may name (a fixed list: never a user string in SQL).
@@ -17,6 +27,18 @@ COLUMNS = frozenset(
 IDENTITY_EVENTS = ("$identify", "$groupidentify", "$create_alias", "$set")
 
 
+# What an event earned (see `footfall.query.revenue`): $price × $quantity, else $revenue, else NULL.
+REVENUE_SQL = (
+    "if(JSONHas(properties, '$price'), "
+    "JSONExtractFloat(properties, '$price') * if(JSONHas(properties, '$quantity'), "
+    "JSONExtractFloat(properties, '$quantity'), 1), "
+    "if(JSONHas(properties, '$revenue'), JSONExtractFloat(properties, '$revenue'), NULL))"
+)
+# Source.REVENUE keys. Amplitude splits revenue by whether an app store verified the purchase's receipt;
+# footfall asks no store, so none of it is verified (as in an Amplitude project that verifies no receipts).
+REVENUE_AMOUNTS = {"amount": REVENUE_SQL, "verified": "CAST(NULL, 'Nullable(Float64)')", "unverified": REVENUE_SQL}
+
+
 class FilterError(QueryError):
     """A filter the caller got wrong (unknown column, a non-number for a numeric operator, a bad regex)."""
 
@@ -26,23 +48,38 @@ def _json_column(ref: PropertyRef) -> str:
 
 
 def value_sql(ref: PropertyRef, p: Params) -> str:
-    """The property as a string ('' when unset); JSON numbers and booleans as written ('3', 'true')."""
+    """The property as a string ('' when unset); JSON numbers and booleans as written ('3', 'true').
+    Hot event properties read their materialized column (the same value, computed at insert)."""
     if ref.source is Source.COLUMN:
         if ref.key not in COLUMNS:
             raise FilterError(f"unknown property: {ref.key}")
         return f"toString({ref.key})"
-    col, key = _json_column(ref), p(ref.key)
-    return (
-        f"if(JSONType({col}, {key}) = 'String', JSONExtractString({col}, {key}), "
-        f"if(JSONType({col}, {key}) = 'Null', '', JSONExtractRaw({col}, {key})))"
-    )
+    if ref.source is Source.REVENUE:
+        return f"ifNull(toString({_revenue_sql(ref)}), '')"
+    if ref.source is Source.EVENT and ref.key in MATERIALIZED:
+        return MATERIALIZED[ref.key][0]
+    return json_value_sql(_json_column(ref), p(ref.key))
+
+
+def _revenue_sql(ref: PropertyRef) -> str:
+    amount = REVENUE_AMOUNTS.get(ref.key)
+    if amount is None:
+        raise FilterError(f"unknown revenue amount: {ref.key}")
+    return amount
 
 
 def is_set_sql(ref: PropertyRef, p: Params) -> str:
     if ref.source is Source.COLUMN:
         return f"{value_sql(ref, p)} != ''"
+    if ref.source is Source.REVENUE:
+        return f"({_revenue_sql(ref)}) IS NOT NULL"
     col, key = _json_column(ref), p(ref.key)
     return f"JSONType({col}, {key}) NOT IN ('Null', 'None')"
+
+
+def nullable_value_sql(ref: PropertyRef, p: Params) -> str:
+    """The property as `value_sql` gives it, or NULL when unset (to show as null, and to sort last)."""
+    return f"if({is_set_sql(ref, p)}, {value_sql(ref, p)}, NULL)"
 
 
 def _number(values: tuple[str, ...]) -> float:
@@ -61,10 +98,14 @@ def _regex(values: tuple[str, ...]) -> str:
     return pattern
 
 
-def filter_sql(f: PropertyFilter, p: Params) -> str:
+def filter_sql(f: PropertyFilter | Performed, p: Params) -> str:
+    if isinstance(f, Performed):
+        from footfall.query.cohorts import performed_sql  # imported here: cohorts compile with this module
+
+        return performed_sql(f, p)
     op, ref = f.op, f.prop
     if ref.source is Source.COHORT or op in (Op.IN_COHORT, Op.NOT_IN_COHORT):
-        from footfall.query.cohorts import cohort_filter_sql  # imported here: cohorts compile with this module
+        from footfall.query.cohorts import cohort_filter_sql
 
         return cohort_filter_sql(f, p)
     if op is Op.IS_SET:
@@ -91,7 +132,7 @@ def filter_sql(f: PropertyFilter, p: Params) -> str:
         bound = f"parseDateTime64BestEffortOrNull({p(f.values[0] if f.values else '')}, 3, 'UTC')"
         return f"parseDateTime64BestEffortOrNull({value}, 3, 'UTC') {sign} {bound}"
     if op in (Op.SET_CONTAINS, Op.SET_NOT_CONTAINS):
-        if ref.source is Source.COLUMN:
+        if ref.source in (Source.COLUMN, Source.REVENUE):
             raise FilterError("set operators apply to array properties")
         col, key = _json_column(ref), p(ref.key)
         match = f"hasAny(JSONExtract({col}, {key}, 'Array(String)'), {values})"
@@ -111,10 +152,11 @@ def group_sql(group: FilterGroup, p: Params) -> str:
 
 
 def selector_sql(selector: EventSelector, p: Params) -> str:
-    """An event name (or any analytics event) and its own filters."""
-    name = (
-        f"event = {p(selector.event)}"
-        if selector.event is not None
-        else (f"event NOT IN {p(list(IDENTITY_EVENTS), 'Array(String)')}")
-    )
+    """An event name (any analytics event, or any of a custom event's selectors) and its own filters."""
+    if selector.any_of:
+        name = " OR ".join(f"({selector_sql(alternative, p)})" for alternative in selector.any_of)
+    elif selector.event is not None:
+        name = f"event = {p(selector.event)}"
+    else:
+        name = f"event NOT IN {p(list(IDENTITY_EVENTS), 'Array(String)')}"
     return and_all([name, filters_sql(selector.filters, p)])

@@ -12,19 +12,12 @@ from dataclasses import dataclass, field
 
 from footfall.engine import Engine
 from footfall.query.events import source_sql
-from footfall.query.filters import IDENTITY_EVENTS, filters_sql, value_sql
+from footfall.query.filters import IDENTITY_EVENTS, REVENUE_SQL, filters_sql, value_sql
 from footfall.query.spec import PropertyRef, Scope
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import bucket_sql, buckets, parse_bucket
 
 LTV_DAYS = 90
-
-REVENUE_SQL = (
-    "if(JSONHas(properties, '$price'), "
-    "JSONExtractFloat(properties, '$price') * if(JSONHas(properties, '$quantity'), "
-    "JSONExtractFloat(properties, '$quantity'), 1), "
-    "if(JSONHas(properties, '$revenue'), JSONExtractFloat(properties, '$revenue'), NULL))"
-)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import QueryParams
 
 from footfall.api.amplitude import funnels, params, retention, segmentation
+from footfall.api.amplitude.custom_events import lookup
 from footfall.api.amplitude.dashboard import CALLER_ERRORS, answer, query_cost
 from footfall.api.amplitude.errors import amplitude_error
 from footfall.api.auth import amplitude_project
@@ -58,7 +59,9 @@ def _event_name(raw: Any) -> str:
     return {"_all": "Any Event", "_active": "Any Active Event"}.get(name, str(name).removeprefix("ce:"))
 
 
-def _amplitude(engine: Engine, project: ProjectInfo, insight: Insight, override: QueryParams) -> Chart:
+def _amplitude(
+    engine: Engine, project: ProjectInfo, insight: Insight, override: QueryParams, custom: params.CustomEvents
+) -> Chart:
     definition = insight.amplitude or {}
     chart_type = definition.get("chart")
     if chart_type not in PLANNERS:
@@ -78,7 +81,7 @@ def _amplitude(engine: Engine, project: ProjectInfo, insight: Insight, override:
     names = [_event_name(_loads(v)) for key in keys for v in q.getlist(key)]
     if chart_type == "segmentation" and q.get("m") == "formula":
         names = [q.get("formula", "")]
-    return Chart(chart_type, names, PLANNERS[chart_type](engine, project, q))
+    return Chart(chart_type, names, PLANNERS[chart_type](engine, project, q, custom))
 
 
 def _loads(raw: str) -> Any:
@@ -136,9 +139,11 @@ def _chart(request: Request, project: ProjectInfo, chart_id: str) -> Chart | Res
         insight = chart_by_ref(session, project.id, chart_id)
     if insight is None:
         return amplitude_error(404, f"Chart {chart_id} not found")
-    make = _amplitude if insight.amplitude else _posthog
+    rt, q = request.app.state.runtime, request.query_params
     try:
-        return make(request.app.state.runtime.engine, project, insight, request.query_params)
+        if insight.amplitude:
+            return _amplitude(rt.engine, project, insight, q, lookup(rt.meta, project.id))
+        return _posthog(rt.engine, project, insight, q)
     except CALLER_ERRORS as exc:
         return amplitude_error(400, str(exc))
 

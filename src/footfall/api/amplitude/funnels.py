@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import QueryParams
 
 from footfall.api.amplitude import params
+from footfall.api.amplitude.custom_events import lookup
 from footfall.api.amplitude.dashboard import answer, query_cost
 from footfall.api.auth import amplitude_project
 from footfall.engine import Engine
@@ -84,11 +85,12 @@ def shape(result: FunnelResult, names: list[str], timezone: str) -> list[dict[st
 
 @router.get("/api/2/funnels")
 def funnels(request: Request, project: ProjectInfo = Depends(amplitude_project)) -> Response:
-    return answer(request, project, planner(request.app.state.runtime.engine, project, request.query_params))
+    rt = request.app.state.runtime
+    return answer(request, project, planner(rt.engine, project, request.query_params, lookup(rt.meta, project.id)))
 
 
 def planner(
-    engine: Engine, project: ProjectInfo, q: QueryParams
+    engine: Engine, project: ProjectInfo, q: QueryParams, custom: params.CustomEvents
 ) -> Callable[[], tuple[int, Callable[[], list[dict[str, Any]]]]]:
     """The parameters → (cost, run); saved charts (`api/amplitude/charts.py`) run through this too."""
 
@@ -100,13 +102,14 @@ def planner(
             raise params.BadRequest("Missing required parameter: e")
         if len(raw_steps) > MAX_STEPS:
             raise params.BadRequest(f"A funnel has at most {MAX_STEPS} steps")
-        steps = [params.event(raw) for raw in raw_steps]
+        steps = [params.event(raw, "e", custom) for raw in raw_steps]
         check_known(engine, project.id, [selector for selector, _ in steps])
         mode = MODES.get(q.get("mode", "ordered"))
         if mode is None:
             raise params.BadRequest(f"Invalid mode: {q.get('mode')}")
-        if q.get("n", "active") not in ("active", "any"):
-            raise params.BadRequest("Only n=active is supported")
+        users = q.get("n", "active")
+        if users not in ("active", "any", "new"):
+            raise params.BadRequest(f"Invalid n: {users} (active or new)")
         window = _window_seconds(q.get("cs"), mode)
         interval, max_days = params.interval(q.get("i"))
         rng = params.date_range(q.get("start"), q.get("end"), project.timezone, max_days)
@@ -117,6 +120,7 @@ def planner(
             mode,
             params.group_by(q.get("g")),
             params.limit(q.get("limit")),
+            new_users=users == "new",
         )
         names = [_name(raw) for raw in raw_steps]
         conditions = len(query.scope.filters) + sum(len(s.filters) for s in query.steps)

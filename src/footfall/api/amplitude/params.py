@@ -6,6 +6,7 @@ Every problem raises `BadRequest`, answered as Amplitude does: 400 with `HTTP 40
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -62,6 +63,16 @@ INTERVALS = {
 
 # Pseudo events selecting any analytics event (footfall has no inactive events, so both are the same).
 ANY_EVENTS = frozenset({"_all", "_active"})
+# Amplitude's revenue pseudo events: the events that earned revenue (`footfall.query.filters.REVENUE_AMOUNTS`).
+REVENUE_EVENTS = {"revenue_amount": "amount", "verified_revenue": "verified", "unverified_revenue": "unverified"}
+MAX_CUSTOM_EVENT_PARTS = 50
+
+# A project's custom events: a name (without `ce:`) → its stored definition, or None when there is none.
+CustomEvents = Callable[[str], Any]
+
+
+def no_custom_events(name: str) -> None:
+    return None
 
 
 def json_param(raw: str | None, name: str) -> Any:
@@ -118,12 +129,16 @@ def event_filter(raw: Any) -> PropertyFilter:
     return PropertyFilter(prop, _operator(raw.get("subprop_op")), _values(raw.get("subprop_value", [])))
 
 
-def event(raw: str | None, name: str = "e") -> tuple[EventSelector, tuple[PropertyRef, ...]]:
+def event(
+    raw: str | None, name: str = "e", custom: CustomEvents = no_custom_events
+) -> tuple[EventSelector, tuple[PropertyRef, ...]]:
     """An `e` parameter: the selector and its `group_by` properties."""
-    return event_of(json_param(raw, name), name)
+    return event_of(json_param(raw, name), name, custom)
 
 
-def event_of(value: Any, name: str = "e") -> tuple[EventSelector, tuple[PropertyRef, ...]]:
+def event_of(
+    value: Any, name: str = "e", custom: CustomEvents = no_custom_events
+) -> tuple[EventSelector, tuple[PropertyRef, ...]]:
     if not isinstance(value, dict):
         raise BadRequest(f"Parameter {name} must be an event object")
     event_type = value.get("event_type")
@@ -140,8 +155,39 @@ def event_of(value: Any, name: str = "e") -> tuple[EventSelector, tuple[Property
         if not isinstance(group, dict):
             raise BadRequest("Each group_by must be an object")
         group_refs.append(property_ref(group.get("type", "event"), group.get("value")))
-    name_or_any = None if event_type in ANY_EVENTS else event_type.removeprefix("ce:")
-    return EventSelector(name_or_any, tuple(event_filter(f) for f in filters)), tuple(group_refs)
+    own = tuple(event_filter(f) for f in filters)
+    if event_type in REVENUE_EVENTS:
+        earned = PropertyFilter(PropertyRef(Source.REVENUE, REVENUE_EVENTS[event_type]), Op.IS_SET)
+        return EventSelector(None, (earned, *own)), tuple(group_refs)
+    if event_type.startswith("ce:"):
+        definition = custom(event_type[3:])
+        if definition is None:
+            raise BadRequest(f"Unknown custom event: {event_type}")
+        return EventSelector(None, own, custom_event_parts(definition)), tuple(group_refs)
+    return EventSelector(None if event_type in ANY_EVENTS else event_type, own), tuple(group_refs)
+
+
+def custom_event_parts(definition: Any) -> tuple[EventSelector, ...]:
+    """A custom event's definition, a list of event objects (`event_type` and `filters`, no `group_by`), as
+    the selectors it matches any of. It cannot name another custom event."""
+    if not isinstance(definition, list) or not 1 <= len(definition) <= MAX_CUSTOM_EVENT_PARTS:
+        raise BadRequest(f"A custom event is a list of 1 to {MAX_CUSTOM_EVENT_PARTS} events")
+    parts = []
+    for item in definition:
+        if isinstance(item, dict) and str(item.get("event_type", "")).startswith("ce:"):
+            raise BadRequest("A custom event cannot include another custom event")
+        selector, groups = event_of(item, "a custom event's event")
+        if groups:
+            raise BadRequest("A custom event's events have no group_by")
+        parts.append(selector)
+    return tuple(parts)
+
+
+def measured_property(selector: EventSelector) -> PropertyRef | None:
+    """What property metrics (sums, value_avg, histogram) of a revenue pseudo event measure without a
+    group_by: the revenue amount its selector requires."""
+    first = selector.filters[0] if selector.filters else None
+    return first.prop if isinstance(first, PropertyFilter) and first.prop.source is Source.REVENUE else None
 
 
 def segments(raw: str | None) -> tuple[PropertyFilter, ...]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import QueryParams
 
 from footfall.api.amplitude import params
+from footfall.api.amplitude.custom_events import lookup
 from footfall.api.amplitude.dashboard import answer, query_cost
 from footfall.api.auth import amplitude_project
 from footfall.engine import Engine
@@ -29,13 +30,13 @@ def _label(moment: dt.datetime) -> str:
     return moment.strftime("%b %d")
 
 
-def _start_event(raw: str | None) -> tuple[EventSelector, CohortBy]:
+def _start_event(raw: str | None, custom: params.CustomEvents) -> tuple[EventSelector, CohortBy]:
     """`se`; the pseudo event `_new` means a person's first event ever."""
     value = params.json_param(raw, "se")
     if isinstance(value, dict) and value.get("event_type") == "_new":
         selector, _ = params.event_of({**value, "event_type": "_all"}, "se")
         return selector, CohortBy.FIRST_EVER
-    selector, _ = params.event_of(value, "se")
+    selector, _ = params.event_of(value, "se", custom)
     return selector, CohortBy.FIRST_IN_RANGE
 
 
@@ -82,17 +83,18 @@ def shape(result: RetentionResult) -> dict[str, Any]:
 
 @router.get("/api/2/retention")
 def retention(request: Request, project: ProjectInfo = Depends(amplitude_project)) -> Response:
-    return answer(request, project, planner(request.app.state.runtime.engine, project, request.query_params))
+    rt = request.app.state.runtime
+    return answer(request, project, planner(rt.engine, project, request.query_params, lookup(rt.meta, project.id)))
 
 
 def planner(
-    engine: Engine, project: ProjectInfo, q: QueryParams
+    engine: Engine, project: ProjectInfo, q: QueryParams, custom: params.CustomEvents
 ) -> Callable[[], tuple[int, Callable[[], dict[str, Any]]]]:
     """The parameters → (cost, run); saved charts (`api/amplitude/charts.py`) run through this too."""
 
     def plan() -> tuple[int, Callable[[], dict[str, Any]]]:
-        start, cohort_by = _start_event(q.get("se"))
-        returning, _ = params.event(q.get("re"), "re")
+        start, cohort_by = _start_event(q.get("se"), custom)
+        returning, _ = params.event(q.get("re"), "re", custom)
         check_known(engine, project.id, [start, returning])
         interval, max_days = params.interval(q.get("i"))
         if q.get("i") in ("-300000", "-3600000"):
