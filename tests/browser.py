@@ -3,6 +3,7 @@ Chromium driven by playwright. Pages fail their test on any console error; scree
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -30,13 +31,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+class UIServer(ServerProcess):
+    demo_api_key = ""  # the demo project's ingest key, for SDKs in test pages
+
+
 @pytest.fixture(scope="session")
-def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """One server for the browser tests: the demo project (with its dashboard) and a known admin password."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # a run's screenshots are that run's only
-    server = ServerProcess(tmp_path_factory.mktemp("ui") / "data", env={"FOOTFALL_ADMIN_PASSWORD": PASSWORD})
+    server = UIServer(tmp_path_factory.mktemp("ui") / "data", env={"FOOTFALL_ADMIN_PASSWORD": PASSWORD})
     server.data_dir.mkdir(parents=True)
-    server.cli("demo", "--events", "30000", "--days", "30")
+    demo = server.cli("demo", "--events", "30000", "--days", "30", "--json")
+    server.demo_api_key = json.loads(demo.stdout)["api_key"]
     server.cli("admin", "password")
     server.start()
     yield server
@@ -99,3 +105,34 @@ def login(context: Any, server: ServerProcess) -> Watched:
     page.wait_for_url("**/project/*/dashboards")
     return watched
 
+
+# The funnel `build_funnel_and_save` makes, from the demo's events.
+FUNNEL_STEPS = ("View Item", "Add To Cart", "Checkout")
+FUNNEL_NAME = "View to checkout funnel"
+
+
+def calculate_insight(page: Any) -> None:
+    """Press the insight builder's Calculate and wait for the answer (a chart, a table or an error)."""
+    page.click("#calculate")
+    page.wait_for_selector("#chart[aria-busy]", state="detached", timeout=60_000)
+
+
+def build_funnel_and_save(page: Any, server: ServerProcess, dashboard_name: str) -> None:
+    """In a signed-in page: build FUNNEL_STEPS as a funnel in the first project, see its chart, and save it as
+    FUNNEL_NAME on the dashboard named `dashboard_name`. The page stays on the saved insight, whose status
+    links to that dashboard (`#save-status a.dashboard-link`)."""
+    page.goto(server.url + "/")
+    project = page.url.split("/project/")[1].split("/")[0]
+    page.goto(f"{server.url}/project/{project}/insights/new?kind=FunnelsQuery")
+    page.wait_for_selector("#controls:not([aria-busy])")
+    page.click("#controls button:has-text('Add step')")
+    steps = page.locator("#controls input.event")
+    for i, event in enumerate(FUNNEL_STEPS):
+        steps.nth(i).fill(event)
+    calculate_insight(page)
+    assert page.locator("#query-error").is_hidden(), page.locator("#query-error").inner_text()
+    page.wait_for_selector("#chart svg")
+    page.fill("#insight-name", FUNNEL_NAME)
+    page.select_option("#save-dashboard", label=dashboard_name)
+    page.click("#save")
+    page.wait_for_selector("#save-status a.dashboard-link", timeout=60_000)

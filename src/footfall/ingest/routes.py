@@ -1,4 +1,6 @@
-"""HTTP endpoints of both ingestion flavours. A 200 means the batch is fsynced in the write-ahead log."""
+"""HTTP endpoints of both ingestion flavours, and the flags and SDK config PostHog's SDKs ask for alongside.
+
+A 200 to a capture means the batch is fsynced in the write-ahead log."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from footfall.ingest import amplitude, posthog
+from footfall.ingest import amplitude, flags, posthog
 from footfall.ingest.decode import BodyError, maybe_gunzip, posthog_payload
 from footfall.runtime import Runtime
 
@@ -290,6 +292,45 @@ def _amplitude_message(exc: posthog.PostHogError) -> str:
     if str(exc).startswith("invalid JSON"):
         return "Invalid JSON request body"
     return str(exc)
+
+
+# -- PostHog flags and the SDK's remote config: footfall has none to give (footfall.ingest.flags) -----------
+async def posthog_flags(request: Request) -> Response:
+    if request.method == "OPTIONS":
+        return _cors(request, Response(status_code=204, headers={"Allow": "GET, POST, OPTIONS"}))
+    if request.method == "GET":
+        return _json(request, 200, flags.minimal_response(request.query_params.get("v")))
+    try:
+        token, _ = flags.token_and_distinct_id(await _posthog_body(request, posthog.EVENT_LIMIT))
+        if _runtime(request).projects.by_api_key(token) is None:
+            raise posthog.PostHogError(401, "ingest_key_unknown", "project API key is invalid")
+    except posthog.PostHogError as exc:
+        return _json(request, exc.status, exc.body)
+    decide = request.url.path.rstrip("/").endswith("decide")
+    return _json(request, 200, flags.flags_response(token, dict(request.query_params), decide))
+
+
+for _path in ("/flags", "/decide"):
+    for _route in (_path, _path + "/"):
+        router.add_api_route(_route, posthog_flags, methods=["GET", "POST", "OPTIONS"], include_in_schema=False)
+
+
+def _unknown_token(request: Request) -> Response:
+    return _json(request, 404, posthog.PostHogError(404, "not_found", "no project has this API key").body)
+
+
+@router.get("/array/{token}/config", include_in_schema=False)
+async def posthog_remote_config(request: Request, token: str) -> Response:
+    if _runtime(request).projects.by_api_key(token) is None:
+        return _unknown_token(request)
+    return _json(request, 200, flags.remote_config(token))
+
+
+@router.get("/array/{token}/config.js", include_in_schema=False)
+async def posthog_remote_config_js(request: Request, token: str) -> Response:
+    if _runtime(request).projects.by_api_key(token) is None:
+        return _unknown_token(request)
+    return _cors(request, Response(flags.remote_config_js(token), media_type="text/javascript"))
 
 
 def _now_ms() -> int:

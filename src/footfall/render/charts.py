@@ -30,14 +30,14 @@ def _base(title: str | None, width: int, height: int) -> dict[str, Any]:
 BREAKDOWN_NAMES = {"$$_posthog_breakdown_null_$$": "None", "$$_posthog_breakdown_other_$$": "Other"}
 
 
-def _series_name(item: dict[str, Any]) -> str:
+def series_name(item: dict[str, Any]) -> str:
+    """A trends series as PostHog labels it (a broken-down series is labelled by its value), placeholders
+    spelled out; with compare on, which period it is."""
     name = str(item.get("label") or "")
-    if "breakdown_value" in item:
-        value = item["breakdown_value"]
-        values = value if isinstance(value, list) else [value]
-        name = f"{name} · {', '.join(BREAKDOWN_NAMES.get(str(v), str(v)) for v in values)}"
-    if item.get("compare_label") == "previous":
-        name += " (previous)"
+    for placeholder, shown in BREAKDOWN_NAMES.items():
+        name = name.replace(placeholder, shown)
+    if item.get("compare_label"):
+        name += f" ({item['compare_label']})"
     return name
 
 
@@ -50,7 +50,7 @@ def trends(
 ) -> dict[str, Any]:
     spec = _base(title, width, height)
     if results and "aggregated_value" in results[0]:
-        spec["data"] = {"values": [{"series": _series_name(r), "value": r["aggregated_value"]} for r in results]}
+        spec["data"] = {"values": [{"series": series_name(r), "value": r["aggregated_value"]} for r in results]}
         spec["mark"] = {"type": "bar", "tooltip": True}
         spec["encoding"] = {
             "y": {"field": "series", "type": "nominal", "sort": "-x", "title": None},
@@ -60,7 +60,7 @@ def trends(
     points = []
     for r in results:
         points += [
-            {"date": day, "value": value, "series": _series_name(r)}
+            {"date": day, "value": value, "series": series_name(r)}
             for day, value in zip(r.get("days") or [], r.get("data") or [], strict=False)
         ]
     spec["data"] = {"values": points}
@@ -101,6 +101,42 @@ def funnel(results: list[Any], title: str | None = None, width: int = WIDTH, hei
         {"mark": {"type": "bar", "tooltip": True}},
         {"mark": {"type": "text", "dy": -6}, "encoding": {"text": {"field": "conversion", "format": ".1f"}}},
     ]
+    return spec
+
+
+# Seconds on an axis as 45s, 12m, 3.5h, 2d.
+_DURATION_LABEL = (
+    "datum.value >= 86400 ? format(datum.value / 86400, '.3~r') + 'd' : "
+    "datum.value >= 3600 ? format(datum.value / 3600, '.3~r') + 'h' : "
+    "datum.value >= 60 ? format(datum.value / 60, '.3~r') + 'm' : format(datum.value, '.0f') + 's'"
+)
+
+
+def time_to_convert(
+    results: dict[str, Any], title: str | None = None, width: int = WIDTH, height: int = HEIGHT
+) -> dict[str, Any]:
+    """A histogram of PostHog's `bins`: [lower edge in seconds, persons], evenly spaced."""
+    bins = results.get("bins") or []
+    step = bins[1][0] - bins[0][0] if len(bins) > 1 else 60
+    rows = [
+        {"from": start, "to": bins[i + 1][0] if i + 1 < len(bins) else start + step, "persons": persons}
+        for i, (start, persons) in enumerate(bins)
+    ]
+    spec = _base(title, width, height)
+    spec["data"] = {"values": rows}
+    spec["mark"] = {"type": "rect", "tooltip": True, "stroke": "white"}
+    spec["encoding"] = {
+        "x": {
+            "field": "from",
+            "type": "quantitative",
+            "title": "Time to convert",
+            "axis": {"labelExpr": _DURATION_LABEL},
+            "scale": {"zero": False},
+        },
+        "x2": {"field": "to"},
+        "y": {"field": "persons", "type": "quantitative", "title": "Persons"},
+        "y2": {"datum": 0},
+    }
     return spec
 
 
@@ -240,6 +276,8 @@ def for_insight(
         return text("No results yet", width, 40)
     if kind == "TrendsQuery":
         return trends(results, title, display, width, height)
+    if kind == "FunnelsQuery" and isinstance(results, dict):  # funnelVizType=time_to_convert
+        return time_to_convert(results, title, width, height)
     if kind == "FunnelsQuery" and results and isinstance(results[0], dict) and "data" in results[0]:
         conversion = [{**r, "label": "Conversion rate (%)"} for r in results]  # funnelVizType=trends
         return trends(conversion, title, "ActionsLineGraph", width, height)

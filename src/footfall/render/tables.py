@@ -6,15 +6,7 @@ import csv
 import io
 from typing import Any
 
-
-def _series_label(item: dict[str, Any]) -> str:
-    value = item.get("breakdown_value")
-    label = str(item.get("label") or "")
-    if value is not None:
-        label += f" - {', '.join(map(str, value)) if isinstance(value, list) else value}"
-    if item.get("compare_label"):
-        label += f" ({item['compare_label']})"
-    return label
+from footfall.render.charts import series_name
 
 
 def rows(kind: str, results: Any) -> list[list[Any]]:
@@ -24,9 +16,9 @@ def rows(kind: str, results: Any) -> list[list[Any]]:
         kind == "FunnelsQuery" and results and isinstance(results[0], dict) and "data" in results[0]
     ):
         if results and "aggregated_value" in results[0]:
-            return [["Series", "Value"], *[[_series_label(r), r["aggregated_value"]] for r in results]]
+            return [["Series", "Value"], *[[series_name(r), r["aggregated_value"]] for r in results]]
         columns = results[0].get("days") or results[0].get("labels") or [] if results else []
-        return [["Series", *columns], *[[_series_label(r), *r["data"]] for r in results]]
+        return [["Series", *columns], *[[series_name(r), *r["data"]] for r in results]]
     if kind == "FunnelsQuery":
         groups = results if results and isinstance(results[0], list) else [results]
         out = [

@@ -12,11 +12,12 @@ import orjson
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from footfall import __version__
+from footfall.api.posthog.serialize import iso
 from footfall.meta.accounts import ADMIN_EMAIL, check_login
-from footfall.meta.models import Dashboard, Project, User
+from footfall.meta.models import Dashboard, DashboardTile, Insight, Project, User
 from footfall.render import charts
 from footfall.ui import session as ui_session
 
@@ -139,6 +140,112 @@ def dashboards(request: Request, project_id: int) -> Response:
 @router.get("/project/{project_id}/dashboard/{dashboard_id}")
 def dashboard(request: Request, project_id: int, dashboard_id: int) -> Response:
     return page(request, "dashboard.html", project_id, data={"dashboard_id": dashboard_id})
+
+
+# The insight kinds in the builder's tab order, named as PostHog's UI names them.
+INSIGHT_KINDS = {
+    "TrendsQuery": "Trends",
+    "FunnelsQuery": "Funnel",
+    "RetentionQuery": "Retention",
+    "LifecycleQuery": "Lifecycle",
+    "StickinessQuery": "Stickiness",
+    "PathsQuery": "Paths",
+}
+INSIGHT_LIST_LIMIT = 500
+
+
+@router.get("/project/{project_id}/insights")
+def insights(request: Request, project_id: int, search: str = "") -> Response:
+    """Saved insights, most recently modified first, with the dashboards each is on."""
+    query = select(Insight).where(Insight.project_id == project_id, Insight.deleted.is_(False), Insight.saved.is_(True))
+    if search.strip():
+        pattern = f"%{search.strip()}%"
+        query = query.where(
+            or_(Insight.name.ilike(pattern), Insight.derived_name.ilike(pattern), Insight.description.ilike(pattern))
+        )
+    with request.app.state.runtime.meta.session() as session:
+        found = session.scalars(
+            query.order_by(Insight.last_modified_at.desc(), Insight.id.desc()).limit(INSIGHT_LIST_LIMIT)
+        ).all()
+        on_boards: dict[int, list[dict[str, Any]]] = {}
+        for insight_id, board_id, board_name in session.execute(
+            select(DashboardTile.insight_id, Dashboard.id, Dashboard.name)
+            .join(Dashboard, Dashboard.id == DashboardTile.dashboard_id)
+            .where(
+                DashboardTile.insight_id.in_([i.id for i in found]),
+                DashboardTile.deleted.is_(False),
+                Dashboard.deleted.is_(False),
+            )
+            .order_by(Dashboard.name)
+        ):
+            on_boards.setdefault(insight_id, []).append({"id": board_id, "name": board_name})
+        listed = [
+            {
+                "id": i.id,
+                "name": i.name or i.derived_name or "Untitled insight",
+                "description": i.description,
+                "kind": INSIGHT_KINDS.get(i.kind, i.kind or "Amplitude chart"),
+                "modified": iso(i.last_modified_at) or "",
+                "dashboards": on_boards.get(i.id, []),
+            }
+            for i in found
+        ]
+    context = {"insights": listed, "search": search, "kinds": INSIGHT_KINDS, "limit": INSIGHT_LIST_LIMIT}
+    return page(request, "insights.html", project_id, **context)
+
+
+@router.get("/project/{project_id}/insights/new")
+def new_insight(request: Request, project_id: int, kind: str = "TrendsQuery") -> Response:
+    return _insight_builder(request, project_id, None, kind if kind in INSIGHT_KINDS else "TrendsQuery")
+
+
+@router.get("/project/{project_id}/insight/{insight_id}")
+def insight(request: Request, project_id: int, insight_id: int) -> Response:
+    return _insight_builder(request, project_id, insight_id, None)
+
+
+def _insight_builder(request: Request, project_id: int, insight_id: int | None, kind: str | None) -> Response:
+    """The builder; a saved insight's query is read by the page's script, so view and edit are one page."""
+    with request.app.state.runtime.meta.session() as session:
+        rows = session.execute(
+            select(Dashboard.id, Dashboard.name)
+            .where(
+                Dashboard.project_id == project_id,
+                Dashboard.deleted.is_(False),
+                Dashboard.creation_mode != "unlisted",
+            )
+            .order_by(Dashboard.name)
+        ).all()
+    return page(
+        request,
+        "insight.html",
+        project_id,
+        kinds=INSIGHT_KINDS,
+        dashboards=[{"id": board_id, "name": name} for board_id, name in rows],
+        data={"insight_id": insight_id, "kind": kind},
+    )
+
+
+@router.get("/project/{project_id}/events")
+def events(request: Request, project_id: int) -> Response:
+    """The events explorer; its empty state shows how to send a first event, so it needs the ingest key."""
+    with request.app.state.runtime.meta.session() as session:
+        api_key = session.scalar(select(Project.api_key).where(Project.id == project_id))
+    host = str(request.base_url).rstrip("/")
+    return page(request, "events.html", project_id, data={"api_key": api_key, "host": host})
+
+
+@router.get("/project/{project_id}/persons")
+def persons(request: Request, project_id: int) -> Response:
+    return page(request, "persons.html", project_id)
+
+
+@router.get("/project/{project_id}/person/{person_id:path}")
+def person(request: Request, project_id: int, person_id: str) -> Response:
+    """A person by UUID, or by one of their distinct ids (which may hold a '/')."""
+    if not person_id:  # e.g. the project switcher keeping the page kind: there is no "current" person
+        return RedirectResponse(f"/project/{project_id}/persons", 303)
+    return page(request, "person.html", project_id, data={"person_id": person_id})
 
 
 @router.get("/shared/{token}")

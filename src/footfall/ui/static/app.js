@@ -113,7 +113,14 @@ const FF = (() => {
     const select = document.getElementById("project-switcher");
     if (!select || !project) return;
     select.addEventListener("change", () => {
-      const rest = location.pathname.split("/").slice(3, 4).join("/") || "dashboards";
+      if (select.value === "new") {
+        select.value = String(project.id); // the settings page's dialog creates it; stay on this one till then
+        location.href = `/project/${project.id}/settings#new-project`;
+        return;
+      }
+      // A dashboard or insight of this project is not in the other: open that project's list of them.
+      const section = location.pathname.split("/")[3] || "dashboards";
+      const rest = { dashboard: "dashboards", insight: "insights" }[section] || section;
       location.href = `/project/${select.value}/${rest}`;
     });
   }
@@ -134,6 +141,9 @@ const FF = (() => {
   });
 
   const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  // In the project's time zone, the one its insights bucket days in.
+  const fmtProjectTime = (iso, options = {}) =>
+    iso ? new Date(iso).toLocaleString(undefined, { timeZone: project?.timezone, ...options }) : "";
 
-  return { data, project, api, projectApi, toast, el, chart, renderTile, sortedTiles, insightName, querySource, fmtTime, ApiError };
+  return { data, project, api, projectApi, toast, el, chart, renderTile, sortedTiles, insightName, querySource, fmtTime, fmtProjectTime, ApiError };
 })();
