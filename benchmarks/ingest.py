@@ -7,6 +7,7 @@ the stored rows in the engine, which must equal the acknowledged events.
 
     .venv/bin/python benchmarks/ingest.py                                   # both flavours, the working tree
     .venv/bin/python benchmarks/ingest.py --baseline-ref c41addd --rounds 2  # and that commit's src/, alternating
+    .venv/bin/python benchmarks/ingest.py --baseline-src OTHER/src           # or another copy's src/
 
 Figures are noisy on a shared machine: compare variants within one run (`--baseline-ref`), and read the server's
 CPU per event next to the rates. Loopback only; every loop is bounded by a deadline.
@@ -455,6 +456,8 @@ def run_driver(args: argparse.Namespace) -> None:
         variants: list[tuple[str, Path | None]] = [("current", None)]
         if args.baseline_ref:
             variants.insert(0, (f"baseline {args.baseline_ref}", _baseline_src(args.baseline_ref, Path(tmp))))
+        elif args.baseline_src:
+            variants.insert(0, ("baseline", Path(args.baseline_src)))
         for round_ in range(args.rounds):
             for flavour in flavours:
                 for name, src in variants if round_ % 2 == 0 else variants[::-1]:  # alternate the order
@@ -501,6 +504,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="repeat every scenario (order alternates)")
     parser.add_argument("--baseline-ref", help="also run the server from this git ref's src/, side by side")
+    parser.add_argument("--baseline-src", help="or from this src/ directory (e.g. a copy without a change)")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--json", help="write raw results here")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)

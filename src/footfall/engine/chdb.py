@@ -27,7 +27,7 @@ class ChdbEngine(Engine):
         path.mkdir(parents=True, exist_ok=True)
         self.path = str(path.resolve())
         self._local = threading.local()
-        self._all: list[Any] = []
+        self._all: list[tuple[threading.Thread, Any]] = []
         self._lock = threading.Lock()
 
     def _conn(self) -> Any:
@@ -38,7 +38,14 @@ class ChdbEngine(Engine):
                 conn.query(statement)
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                # Worker threads come and go (request and tile pools): close the connections of ended ones,
+                # which nothing can use any more, rather than keep each one open for the process's life.
+                for thread, other in self._all:
+                    if not thread.is_alive():
+                        with contextlib.suppress(Exception):
+                            other.close()
+                self._all = [entry for entry in self._all if entry[0].is_alive()]
+                self._all.append((threading.current_thread(), conn))
         return conn
 
     def _run(self, sql: str, fmt: str, params: Params | None) -> Any:
@@ -93,7 +100,7 @@ class ChdbEngine(Engine):
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._all:
+            for _, conn in self._all:
                 with contextlib.suppress(Exception):
                     conn.close()
             self._all.clear()

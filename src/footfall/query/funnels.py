@@ -82,10 +82,11 @@ def _greedy_sql(steps: int, people: str, clean: str | None) -> str:
     within the window, the earliest start winning ties (Amplitude's "earliest, longest path"). For ordered
     funnels following the earliest next step is never worse, so levels equal windowFunnel's; times come from
     that chain. No per-event fold: a few vectorised array passes per person. With exclusions (`clean`, a
-    condition on a chain `c`), every start's chain is built and the longest clean one wins."""
+    condition on a chain `c`), every start's chain is built and the longest clean one wins. Per-event lambdas
+    take the arrays they read as arguments: indexing a captured array copies it for every element."""
     nexts = "".join(
-        f", arrayPushBack(arrayPopFront(arrayReverseFill(x -> x > 0, arrayMap(i -> if(bitTest(ms[i], {k - 1}), i, 0), "
-        f"idx))), 0) AS n{k}"
+        f", arrayPushBack(arrayPopFront(arrayReverseFill(x -> x > 0, arrayMap((m, i) -> if(bitTest(m, {k - 1}), i, 0), "
+        f"ms, idx))), 0) AS n{k}"
         for k in range(2, steps + 1)
     )
     positions = ["s"]
@@ -96,7 +97,7 @@ def _greedy_sql(steps: int, people: str, clean: str | None) -> str:
     inner = f"""
                     SELECT pid, bd, arrayMap(e -> e.1, evs) AS ts, arrayMap(e -> e.2, evs) AS ms,
                            arrayEnumerate(evs) AS idx,
-                           arrayFilter(i -> bitTest(ms[i], 0) AND evs[i].3 = 1, idx) AS starts {nexts}
+                           arrayFilter((i, m, e) -> bitTest(m, 0) AND e.3 = 1, idx, ms, evs) AS starts {nexts}
                            {", xs" if clean else ""}
                     FROM ({people})"""
     if clean:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from footfall.engine import Engine
 from footfall.query.events import source_sql
-from footfall.query.filters import filters_sql
-from footfall.query.spec import PathEdge, PathItem, PathsQuery, QueryError
+from footfall.query.filters import filters_sql, value_sql
+from footfall.query.spec import PathEdge, PathItem, PathsQuery, PropertyRef, QueryError, Source
 from footfall.query.sql import Params, and_all
 from footfall.query.timerange import window_sql
 
@@ -24,10 +24,10 @@ def _item_sql(include: tuple[PathItem, ...], p: Params) -> tuple[str, str]:
     """(the item name of an event, the condition selecting the events that are items)."""
     names, conditions = [], []
     if PathItem.PAGEVIEW in include:
-        names.append("event = '$pageview', JSONExtractString(properties, '$current_url')")
+        names.append(f"event = '$pageview', {value_sql(PropertyRef(Source.EVENT, '$current_url'), p)}")
         conditions.append("event = '$pageview'")
     if PathItem.SCREEN in include:
-        names.append("event = '$screen', JSONExtractString(properties, '$screen_name')")
+        names.append(f"event = '$screen', {value_sql(PropertyRef(Source.EVENT, '$screen_name'), p)}")
         conditions.append("event = '$screen'")
     if PathItem.CUSTOM in include:
         conditions.append("NOT startsWith(event, '$')")
@@ -47,42 +47,47 @@ def run_paths(engine: Engine, query: PathsQuery) -> list[PathEdge]:
     name, is_item = _item_sql(query.include, p)
     where = and_all([window_sql(scope, p), is_item, filters_sql(scope.filters, p)])
     excluded = p(list(query.exclude), "Array(String)")
-    start = p(query.start_point or "")
-    end = p(query.end_point or "")
+    # Only the cuts asked for are computed (each copies every walk once more). A start or end point that
+    # a walk lacks leaves it empty: index 0 slices nothing.
+    cut, first = "walk", "1"
+    if query.end_point:
+        cut = f"arraySlice(walk, 1, indexOf(arrayMap(e -> e.2, walk), {p(query.end_point)}))"
+    if query.start_point:
+        first = f"indexOf(arrayMap(e -> e.2, cut), {p(query.start_point)})"
+    elif query.end_point:
+        first = "greatest(1, toInt64(length(cut)) - {steps:UInt32} + 1)"
+    # Edges are counted by (step, item, next item) and named after: the names are built once per edge.
+    # Lambdas take neighbours as shifted arrays: one that indexes a captured array copies it per element.
+    # Items are never '', so '' stands for "no previous item". Two groupArrays (which see rows in the same
+    # order) zipped cost less than one of tuples.
     sql = f"""
-    SELECT concat(toString(k), '_', path[k]) AS source, concat(toString(k + 1), '_', path[k + 1]) AS target,
-           count() AS value, avg(times[k + 1] - times[k]) AS avg_ms
+    SELECT concat(toString(k), '_', here) AS source, concat(toString(k + 1), '_', next) AS target, value, avg_ms
     FROM (
-        SELECT arraySlice(items, first, {{steps:UInt32}}) AS path, arraySlice(ts, first, {{steps:UInt32}}) AS times
+        SELECT k, path[k] AS here, path[k + 1] AS next, count() AS value, avg(times[k + 1] - times[k]) AS avg_ms
         FROM (
-            SELECT arrayMap(e -> e.2, walk) AS all_items, arrayMap(e -> e.1, walk) AS all_ts,
-                   toInt64(if({end} = '', length(all_items), indexOf(all_items, {end}))) AS stop,
-                   arraySlice(all_items, 1, stop) AS cut_items, arraySlice(all_ts, 1, stop) AS cut_ts,
-                   toInt64(multiIf({start} != '', toInt64(indexOf(cut_items, {start})),
-                           {end} != '', greatest(1, toInt64(length(cut_items)) - {{steps:UInt32}} + 1),
-                           toInt64(1))) AS first,
-                   cut_items AS items, cut_ts AS ts
+            SELECT {cut} AS cut, arraySlice(cut, {first}, {{steps:UInt32}}) AS kept,
+                   arrayMap(e -> e.2, kept) AS path, arrayMap(e -> e.1, kept) AS times
             FROM (
-                SELECT arrayFilter((e, i) -> i = 1 OR e.2 != walk_all[i - 1].2,
-                                   walk_all, arrayEnumerate(walk_all)) AS walk
+                SELECT arrayFilter((e, previous) -> e.2 != previous, walk_all,
+                                   arrayPushFront(arrayPopBack(arrayMap(e -> e.2, walk_all)), '')) AS walk
                 FROM (
-                    SELECT arrayJoin(arraySplit((e, i) -> i > 1 AND e.1 - sorted[i - 1].1 > {{gap:Int64}},
-                                                sorted, arrayEnumerate(sorted))) AS walk_all
+                    SELECT arrayJoin(arraySplit((e, gap) -> gap > {{gap:Int64}},
+                                                sorted, arrayDifference(arrayMap(e -> e.1, sorted)))) AS walk_all
                     FROM (
-                        SELECT arraySort(e -> e.1, groupArray((toUnixTimestamp64Milli(timestamp), item))) AS sorted
-                        FROM (SELECT pid, timestamp, {name} AS item FROM {source_sql(p, scope.project_id, where)})
+                        SELECT arraySort(e -> e.1, arrayZip(groupArray(ms), groupArray(item))) AS sorted
+                        FROM (SELECT pid, toUnixTimestamp64Milli(timestamp) AS ms, {name} AS item
+                              FROM {source_sql(p, scope.project_id, where)})
                         WHERE item != '' AND NOT has({excluded}, item)
                         GROUP BY pid
                     )
                 )
             )
         )
-        WHERE stop > 0 AND first > 0
+        ARRAY JOIN arrayEnumerate(path) AS k
+        WHERE k < length(path)
+        GROUP BY k, here, next
+        HAVING value >= {p(query.min_edge_weight, "UInt64")}
     )
-    ARRAY JOIN arrayEnumerate(path) AS k
-    WHERE k < length(path)
-    GROUP BY source, target
-    HAVING value >= {p(query.min_edge_weight, "UInt64")}
     ORDER BY value DESC, source, target
     LIMIT {p(query.edge_limit, "UInt32")}"""
     return [PathEdge(src, dst, int(value), float(avg)) for src, dst, value, avg in engine.query(sql, p.values)]
