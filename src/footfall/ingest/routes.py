@@ -13,15 +13,12 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from footfall.bodies import TooLarge, read_body
 from footfall.ingest import amplitude, flags, posthog
 from footfall.ingest.decode import BodyError, maybe_gunzip, posthog_payload
 from footfall.runtime import Runtime
 
 router = APIRouter()
-
-
-class TooLarge(Exception):
-    pass
 
 
 def _cors(request: Request, response: Response) -> Response:
@@ -40,19 +37,6 @@ def _cors(request: Request, response: Response) -> Response:
 
 def _json(request: Request, status: int, body: Any) -> Response:
     return _cors(request, Response(orjson.dumps(body), status_code=status, media_type="application/json"))
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _runtime(request: Request) -> Runtime:
@@ -98,7 +82,7 @@ async def _amplitude_upload(request: Request, body: Any, size: int, received: in
 
 async def _amplitude_body(request: Request, limit: int) -> tuple[Any, int] | Response:
     try:
-        raw = await _body(request, limit)
+        raw = await read_body(request, limit)
         size = len(raw)
         raw = maybe_gunzip(raw, limit, declared=request.headers.get("content-encoding", "").lower() == "gzip")
         return amplitude.parse_json(raw), size
@@ -131,7 +115,7 @@ async def amplitude_httpapi(request: Request) -> Response:
 async def _form_fields(request: Request) -> dict[str, str]:
     fields = {k: v for k, v in request.query_params.items()}
     if request.method == "POST":
-        raw = await _body(request, amplitude.HTTPAPI_LIMIT)
+        raw = await read_body(request, amplitude.HTTPAPI_LIMIT)
         content_type = request.headers.get("content-type", "")
         if raw and "multipart/form-data" in content_type:
             fields.update(await _multipart(request, raw))
@@ -204,7 +188,7 @@ def _query_sent_ms(request: Request) -> int | None:
 async def _posthog_body(request: Request, limit: int) -> Any:
     """The parsed JSON of a capture request; raises PostHogError (or TooLarge)."""
     try:
-        raw = await _body(request, limit)
+        raw = await read_body(request, limit)
         payload = posthog_payload(
             raw,
             request.headers.get("content-type", ""),

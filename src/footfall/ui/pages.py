@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 
 from footfall import __version__
 from footfall.api.posthog.serialize import iso
+from footfall.bodies import TooLarge, read_body
 from footfall.meta.accounts import ADMIN_EMAIL, check_login
 from footfall.meta.models import Dashboard, DashboardTile, Insight, Project, User
 from footfall.render import charts
@@ -24,7 +25,6 @@ from footfall.ui import session as ui_session
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-CHART_BODY_LIMIT = 2 << 20
 
 
 @functools.cache
@@ -270,11 +270,8 @@ async def chart(request: Request) -> Response:
     """The Vega-Lite spec of PostHog-shaped results, from the same builders the PNG and PDF exports use.
 
     Public on purpose: it reads nothing stored (shared pages use it too); the body size is capped."""
-    body = await request.body()
-    if len(body) > CHART_BODY_LIMIT:
-        return Response(orjson.dumps({"detail": "chart input too large"}), 413, media_type="application/json")
     try:
-        item = orjson.loads(body)
+        item = orjson.loads(await read_body(request))
         spec = charts.for_insight(
             str(item["kind"]),
             item.get("results"),
@@ -283,6 +280,8 @@ async def chart(request: Request) -> Response:
             int(item.get("width") or charts.WIDTH),
             int(item.get("height") or charts.HEIGHT),
         )
+    except TooLarge:
+        return Response(orjson.dumps({"detail": "chart input too large"}), 413, media_type="application/json")
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         detail = f"cannot draw these results: {type(exc).__name__}"
         return Response(orjson.dumps({"detail": detail}), 400, media_type="application/json")

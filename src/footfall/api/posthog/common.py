@@ -9,6 +9,8 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from footfall.bodies import API_BODY_LIMIT, TooLarge, read_body
+
 M = TypeVar("M", bound=BaseModel)
 
 PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
@@ -60,12 +62,22 @@ async def body_of(request: Request, model: type[M]) -> M:
     """The JSON body validated by a pydantic model; problems become PostHog 400s naming the field."""
     from footfall.api.posthog.errors import invalid
 
-    raw = await request.body()
+    raw = await capped_body(request)
     try:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
         raise invalid("request body must be JSON") from exc
     return validated(model, data)
+
+
+async def capped_body(request: Request) -> bytes:
+    """The raw body, or PostHog's 413 when it is larger than any body this API takes."""
+    from footfall.api.posthog.errors import PostHogAPIError
+
+    try:
+        return await read_body(request)
+    except TooLarge as exc:
+        raise PostHogAPIError(413, "request_too_large", f"request body over {API_BODY_LIMIT >> 20} MB") from exc
 
 
 def validated(model: type[M], data: Any) -> M:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import dual_route
+from footfall.api.posthog.common import capped_body, dual_route
 from footfall.api.posthog.errors import PostHogAPIError, invalid
 from footfall.api.posthog.runner import run_query
 from footfall.api.posthog.tables import run_table, table_query
@@ -21,7 +21,7 @@ router = APIRouter(tags=["PostHog query"])
 
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(await capped_body(request))
     except orjson.JSONDecodeError as exc:
         raise invalid("request body must be JSON") from exc
     if not isinstance(body, dict):

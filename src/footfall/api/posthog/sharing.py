@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import body_of, dual_route, json_response
+from footfall.api.posthog.common import body_of, capped_body, dual_route, json_response
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
 from footfall.api.posthog.serialize import iso
 from footfall.meta import dashboards as boards
@@ -166,7 +166,7 @@ def _unlocked(request: Request, config: SharingConfiguration) -> bool:
 @router.post("/shared/{token}")
 async def unlock(request: Request, token: str) -> Response:
     try:
-        body = orjson.loads(await request.body() or b"{}")
+        body = orjson.loads(await capped_body(request) or b"{}")
     except orjson.JSONDecodeError:
         body = {}
     password = body.get("password") if isinstance(body, dict) else None
