@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -57,16 +58,25 @@ class Verifier:
 verifier = Verifier()
 
 
+@functools.cache
 def server_secret(data_dir: Path) -> bytes:
-    """The key that signs share cookies: FOOTFALL_SECRET_KEY, else a random one kept in the data dir (0600)."""
+    """The key that signs session and share cookies: FOOTFALL_SECRET_KEY, else a random one kept in the data
+    dir (0600). Read once per process; made atomically, so concurrent first requests agree on it."""
     configured = os.environ.get("FOOTFALL_SECRET_KEY")
     if configured:
         return configured.encode()
     path = data_dir / "secret.key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = path.with_name(f"secret.key.{secrets.token_hex(8)}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(partial, path)  # fails if another request made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
     return path.read_text().strip().encode()
 
 
@@ -82,6 +92,6 @@ def unsign(secret: bytes, token: str, subject: str) -> bool:
     """True when `token` was signed for `subject` and has not expired."""
     body, _, mac = token.rpartition(".")
     found_subject, _, expiry = body.rpartition(".")
-    if found_subject != subject or not expiry.isdigit() or int(expiry) < time.time():
+    if found_subject != subject or not (expiry.isascii() and expiry.isdigit()) or int(expiry) < time.time():
         return False
     return hmac.compare_digest(mac, hmac.new(secret, body.encode(), hashlib.sha256).hexdigest())

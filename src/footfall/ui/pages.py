@@ -14,7 +14,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import or_, select
 
-from footfall import __version__
+from footfall import (
+    __version__,
+    routing,  # noqa: F401  (registers the {name:id} path convertor)
+)
 from footfall.api.posthog.serialize import iso
 from footfall.bodies import TooLarge, read_body
 from footfall.meta.accounts import ADMIN_EMAIL, check_login
@@ -108,7 +111,7 @@ def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/project/{project_id}/dashboards")
+@router.get("/project/{project_id:id}/dashboards")
 def dashboards(request: Request, project_id: int) -> Response:
     with request.app.state.runtime.meta.session() as session:
         rows = session.scalars(
@@ -137,7 +140,7 @@ def dashboards(request: Request, project_id: int) -> Response:
     )
 
 
-@router.get("/project/{project_id}/dashboard/{dashboard_id}")
+@router.get("/project/{project_id:id}/dashboard/{dashboard_id:id}")
 def dashboard(request: Request, project_id: int, dashboard_id: int) -> Response:
     return page(request, "dashboard.html", project_id, data={"dashboard_id": dashboard_id})
 
@@ -154,7 +157,7 @@ INSIGHT_KINDS = {
 INSIGHT_LIST_LIMIT = 500
 
 
-@router.get("/project/{project_id}/insights")
+@router.get("/project/{project_id:id}/insights")
 def insights(request: Request, project_id: int, search: str = "") -> Response:
     """Saved insights, most recently modified first, with the dashboards each is on."""
     query = select(Insight).where(Insight.project_id == project_id, Insight.deleted.is_(False), Insight.saved.is_(True))
@@ -172,6 +175,7 @@ def insights(request: Request, project_id: int, search: str = "") -> Response:
             select(DashboardTile.insight_id, Dashboard.id, Dashboard.name)
             .join(Dashboard, Dashboard.id == DashboardTile.dashboard_id)
             .where(
+                Dashboard.project_id == project_id,
                 DashboardTile.insight_id.in_([i.id for i in found]),
                 DashboardTile.deleted.is_(False),
                 Dashboard.deleted.is_(False),
@@ -194,12 +198,12 @@ def insights(request: Request, project_id: int, search: str = "") -> Response:
     return page(request, "insights.html", project_id, **context)
 
 
-@router.get("/project/{project_id}/insights/new")
+@router.get("/project/{project_id:id}/insights/new")
 def new_insight(request: Request, project_id: int, kind: str = "TrendsQuery") -> Response:
     return _insight_builder(request, project_id, None, kind if kind in INSIGHT_KINDS else "TrendsQuery")
 
 
-@router.get("/project/{project_id}/insight/{insight_id}")
+@router.get("/project/{project_id:id}/insight/{insight_id:id}")
 def insight(request: Request, project_id: int, insight_id: int) -> Response:
     return _insight_builder(request, project_id, insight_id, None)
 
@@ -226,7 +230,7 @@ def _insight_builder(request: Request, project_id: int, insight_id: int | None, 
     )
 
 
-@router.get("/project/{project_id}/events")
+@router.get("/project/{project_id:id}/events")
 def events(request: Request, project_id: int) -> Response:
     """The events explorer; its empty state shows how to send a first event, so it needs the ingest key."""
     with request.app.state.runtime.meta.session() as session:
@@ -235,12 +239,12 @@ def events(request: Request, project_id: int) -> Response:
     return page(request, "events.html", project_id, data={"api_key": api_key, "host": host})
 
 
-@router.get("/project/{project_id}/persons")
+@router.get("/project/{project_id:id}/persons")
 def persons(request: Request, project_id: int) -> Response:
     return page(request, "persons.html", project_id)
 
 
-@router.get("/project/{project_id}/person/{person_id:path}")
+@router.get("/project/{project_id:id}/person/{person_id:path}")
 def person(request: Request, project_id: int, person_id: str) -> Response:
     """A person by UUID, or by one of their distinct ids (which may hold a '/')."""
     if not person_id:  # e.g. the project switcher keeping the page kind: there is no "current" person

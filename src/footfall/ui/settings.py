@@ -31,7 +31,7 @@ def zone_choices() -> list[str]:
     return ["UTC", *sorted(z for z in timezones() if z.split("/", 1)[0] in AREAS)]
 
 
-@router.get("/project/{project_id}/settings")
+@router.get("/project/{project_id:id}/settings")
 def settings(request: Request, project_id: int) -> Response:
     return page(
         request,

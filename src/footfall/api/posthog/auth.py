@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from footfall.api.posthog.errors import PostHogAPIError, not_found
 from footfall.meta.accounts import LOOKUP_LENGTH, ProjectInfo, project_info
 from footfall.meta.models import PersonalApiKey, Project, utcnow
+from footfall.routing import row_id
 from footfall.security import verifier
 from footfall.ui import session as ui_session
 
@@ -115,10 +116,9 @@ def _project(request: Request, project_id: str, who: Identity) -> ProjectInfo:
             if who.scoped_teams:
                 reachable = reachable.where(Project.id.in_(who.scoped_teams))
             project = session.scalar(reachable)
-        elif project_id.isdigit():
-            project = session.get(Project, int(project_id))
         else:
-            project = None
+            number = row_id(project_id)
+            project = session.get(Project, number) if number is not None else None
         if project is None:
             raise not_found()
         if not who.reaches(project.id):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from footfall.bodies import API_BODY_LIMIT, TooLarge, read_body
@@ -16,6 +16,9 @@ M = TypeVar("M", bound=BaseModel)
 PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 PAGE_SIZE = 100
 
+
+# A row id in a URL: a number no row can have (or the database could not bind) is a 400 naming it.
+PathId = Annotated[int, Path(ge=1, lt=2**62)]
 
 def dual_route(router: APIRouter, path: str, methods: list[str], **kwargs: Any) -> Callable[[Any], Any]:
     """Register an endpoint under /api/projects/:id and /api/environments/:id, with and without a final '/'."""

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import body_of, dual_route, json_response, limit_offset, page
+from footfall.api.posthog.common import PathId, body_of, dual_route, json_response, limit_offset, page
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
 from footfall.api.posthog.runner import run_query, with_dashboard_filters
 from footfall.api.posthog.serialize import dashboard_basic, dashboard_full, tile
@@ -155,7 +155,7 @@ def _create(request: Request, caller: Caller, body: DashboardIn) -> Response:
 
 @dual_route(router, "/dashboards/{dashboard_id}/", ["GET"])
 def retrieve_dashboard(
-    request: Request, dashboard_id: int, caller: Caller = Depends(require("dashboard:read"))
+    request: Request, dashboard_id: PathId, caller: Caller = Depends(require("dashboard:read"))
 ) -> Response:
     meta = request.app.state.runtime.meta
     with meta.session() as session, session.begin():
@@ -167,7 +167,7 @@ def retrieve_dashboard(
 
 @dual_route(router, "/dashboards/{dashboard_id}/", ["PATCH", "PUT"])
 async def update_dashboard(
-    request: Request, dashboard_id: int, caller: Caller = Depends(require("dashboard:write"))
+    request: Request, dashboard_id: PathId, caller: Caller = Depends(require("dashboard:write"))
 ) -> Response:
     body = await body_of(request, DashboardIn)
     return await run_in_threadpool(_update, request, caller, dashboard_id, body)
@@ -222,13 +222,13 @@ def _apply_tiles(session: Any, caller: Caller, board: Dashboard, specs: list[dic
 
 
 @dual_route(router, "/dashboards/{dashboard_id}/", ["DELETE"])
-def delete_dashboard(dashboard_id: int, caller: Caller = Depends(require("dashboard:write"))) -> Response:
+def delete_dashboard(dashboard_id: PathId, caller: Caller = Depends(require("dashboard:write"))) -> Response:
     raise PostHogAPIError(405, "method_not_allowed", 'Method "DELETE" not allowed. To delete, PATCH {"deleted": true}.')
 
 
 @dual_route(router, "/dashboards/{dashboard_id}/move_tile/", ["PATCH"])
 async def move_tile(
-    request: Request, dashboard_id: int, caller: Caller = Depends(require("dashboard:write"))
+    request: Request, dashboard_id: PathId, caller: Caller = Depends(require("dashboard:write"))
 ) -> Response:
     body = await body_of(request, MoveTileIn)
     meta = request.app.state.runtime.meta
@@ -244,7 +244,9 @@ async def move_tile(
 
 
 @dual_route(router, "/dashboards/{dashboard_id}/stream_tiles/", ["GET"])
-def stream_tiles(request: Request, dashboard_id: int, caller: Caller = Depends(require("dashboard:read"))) -> Response:
+def stream_tiles(
+    request: Request, dashboard_id: PathId, caller: Caller = Depends(require("dashboard:read"))
+) -> Response:
     """Server-Sent Events: the dashboard's metadata first, then each tile as its insight is computed."""
     meta = request.app.state.runtime.meta
     refresh = request.query_params.get("refresh", "blocking")

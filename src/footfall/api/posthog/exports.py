@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import body_of, dual_route, json_response, limit_offset, page
+from footfall.api.posthog.common import PathId, body_of, dual_route, json_response, limit_offset, page
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
 from footfall.api.posthog.runner import run_query, with_dashboard_filters
 from footfall.api.posthog.serialize import iso
@@ -213,13 +213,13 @@ async def create_export(request: Request, caller: Caller = Depends(require("expo
 
 
 @dual_route(router, "/exports/{asset_id}/", ["GET"])
-def retrieve_export(request: Request, asset_id: int, caller: Caller = Depends(require("export:read"))) -> Response:
+def retrieve_export(request: Request, asset_id: PathId, caller: Caller = Depends(require("export:read"))) -> Response:
     with request.app.state.runtime.meta.session() as session:
         return json_response(describe(session, _get(session, caller, asset_id)))
 
 
 @dual_route(router, "/exports/{asset_id}/content/", ["GET"])
-def export_content(request: Request, asset_id: int, caller: Caller = Depends(require("export:read"))) -> Response:
+def export_content(request: Request, asset_id: PathId, caller: Caller = Depends(require("export:read"))) -> Response:
     with request.app.state.runtime.meta.session() as session:
         asset = _get(session, caller, asset_id)
         info = describe(session, asset)

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import body_of, dual_route, json_response, limit_offset, page
+from footfall.api.posthog.common import PathId, body_of, dual_route, json_response, limit_offset, page
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
 from footfall.api.posthog.runner import run_query, unwrap
 from footfall.api.posthog.serialize import insight as insight_json
@@ -130,7 +130,9 @@ async def create_insight(request: Request, caller: Caller = Depends(require("ins
 
 
 @dual_route(router, "/insights/{insight_id}/", ["GET"])
-def retrieve_insight(request: Request, insight_id: int, caller: Caller = Depends(require("insight:read"))) -> Response:
+def retrieve_insight(
+    request: Request, insight_id: PathId, caller: Caller = Depends(require("insight:read"))
+) -> Response:
     with request.app.state.runtime.meta.session() as session:
         item = _get(session, caller, insight_id)
         refresh = request.query_params.get("refresh", "blocking")
@@ -139,7 +141,7 @@ def retrieve_insight(request: Request, insight_id: int, caller: Caller = Depends
 
 @dual_route(router, "/insights/{insight_id}/", ["PATCH", "PUT"])
 async def update_insight(
-    request: Request, insight_id: int, caller: Caller = Depends(require("insight:write"))
+    request: Request, insight_id: PathId, caller: Caller = Depends(require("insight:write"))
 ) -> Response:
     body = await body_of(request, InsightIn)
     _check_query(body.query)
@@ -167,7 +169,7 @@ async def update_insight(
 
 
 @dual_route(router, "/insights/{insight_id}/", ["DELETE"])
-def delete_insight(insight_id: int, caller: Caller = Depends(require("insight:write"))) -> Response:
+def delete_insight(insight_id: PathId, caller: Caller = Depends(require("insight:write"))) -> Response:
     raise PostHogAPIError(405, "method_not_allowed", 'Method "DELETE" not allowed. To delete, PATCH {"deleted": true}.')
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from footfall.api.posthog.auth import Caller, require
-from footfall.api.posthog.common import body_of, capped_body, dual_route, json_response
+from footfall.api.posthog.common import PathId, body_of, capped_body, dual_route, json_response
 from footfall.api.posthog.errors import PostHogAPIError, invalid, not_found
 from footfall.api.posthog.serialize import iso
 from footfall.meta import dashboards as boards
@@ -82,12 +82,12 @@ def _register(kind: str, scope_object: str) -> None:
     read, write = require(f"{scope_object}:read"), require("sharing_configuration:write")
 
     @dual_route(router, f"/{kind}/{{object_id}}/sharing/", ["GET"])
-    def get_sharing(request: Request, object_id: int, caller: Caller = Depends(read)) -> Response:
+    def get_sharing(request: Request, object_id: PathId, caller: Caller = Depends(read)) -> Response:
         with request.app.state.runtime.meta.session() as session, session.begin():
             return json_response(describe(session, _config(session, caller, kind, object_id)))
 
     @dual_route(router, f"/{kind}/{{object_id}}/sharing/", ["PATCH"])
-    async def patch_sharing(request: Request, object_id: int, caller: Caller = Depends(write)) -> Response:
+    async def patch_sharing(request: Request, object_id: PathId, caller: Caller = Depends(write)) -> Response:
         body = await body_of(request, SharingIn)
         with request.app.state.runtime.meta.session() as session, session.begin():
             config = _config(session, caller, kind, object_id)
@@ -97,14 +97,14 @@ def _register(kind: str, scope_object: str) -> None:
             return json_response(describe(session, config))
 
     @dual_route(router, f"/{kind}/{{object_id}}/sharing/refresh/", ["POST"])
-    def refresh_sharing(request: Request, object_id: int, caller: Caller = Depends(write)) -> Response:
+    def refresh_sharing(request: Request, object_id: PathId, caller: Caller = Depends(write)) -> Response:
         with request.app.state.runtime.meta.session() as session, session.begin():
             config = _config(session, caller, kind, object_id)
             sharing.rotate(config)
             return json_response(describe(session, config))
 
     @dual_route(router, f"/{kind}/{{object_id}}/sharing/passwords/", ["POST"])
-    async def create_password(request: Request, object_id: int, caller: Caller = Depends(write)) -> Response:
+    async def create_password(request: Request, object_id: PathId, caller: Caller = Depends(write)) -> Response:
         body = await body_of(request, PasswordIn)
 
         def create() -> dict[str, Any]:
@@ -130,7 +130,7 @@ def _register(kind: str, scope_object: str) -> None:
 
     @dual_route(router, f"/{kind}/{{object_id}}/sharing/passwords/{{password_id}}/", ["DELETE"])
     def delete_password(
-        request: Request, object_id: int, password_id: int, caller: Caller = Depends(write)
+        request: Request, object_id: PathId, password_id: PathId, caller: Caller = Depends(write)
     ) -> Response:
         with request.app.state.runtime.meta.session() as session, session.begin():
             config = _config(session, caller, kind, object_id)
