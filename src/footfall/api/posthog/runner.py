@@ -85,7 +85,7 @@ def compute(engine: Engine, query: dict[str, Any], project: ProjectInfo, now: dt
         return _trends(engine, query, project, now)
     if kind == "FunnelsQuery":
         spec = translate.funnel(query, project, now)
-        options = query.get("funnelsFilter") or {}
+        options = translate.section(query, "funnelsFilter")
         viz = options.get("funnelVizType") or "steps"
         if viz == "time_to_convert":
             first, last = translate.step_range(options, len(spec.steps))
@@ -137,6 +137,8 @@ def run_query(
 ) -> dict[str, Any]:
     """PostHog's cached response envelope around the query's results."""
     runnable = unwrap(query)
+    if not isinstance(refresh, str | bool | None):
+        raise translate.TranslationError("refresh must be a string such as blocking or force_blocking")
     key = cache_key(project, runnable)
     moment = now or dt.datetime.now(dt.UTC)
     cached = cache.get(key)
@@ -157,7 +159,7 @@ def run_query(
 
 def _range_end(query: dict[str, Any], project: ProjectInfo, interval: Interval, now: dt.datetime) -> dt.datetime:
     """When the queried range ends, in UTC (a range that ended long ago is never stale)."""
-    date_range = query.get("dateRange") or {}
+    date_range = translate.section(query, "dateRange")
     if not date_range.get("date_to"):
         return now
     local_end = translate.range_end(date_range, project, interval, now)

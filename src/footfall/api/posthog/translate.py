@@ -7,12 +7,14 @@ Unsupported features raise `TranslationError` (a 400), never a silent wrong answ
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from calendar import monthrange
+from collections.abc import Callable
 from dataclasses import replace
 from math import ceil
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from footfall.meta.accounts import ProjectInfo
 from footfall.query.spec import (
@@ -42,9 +44,28 @@ from footfall.query.spec import (
 )
 from footfall.query.timerange import advance, align
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class TranslationError(QueryError):
     pass
+
+
+def readable(fn: Callable[P, R]) -> Callable[P, R]:
+    """Translation reads untrusted JSON: a value of the wrong type or out of range (a list where a name goes,
+    `-99999y`) is the caller's error, a 400, never a 500."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except QueryError:
+            raise
+        except (TypeError, AttributeError, KeyError, ValueError, OverflowError) as exc:
+            raise TranslationError(f"the query could not be read: {exc}") from exc
+
+    return wrapper
 
 
 INTERVALS = {
@@ -128,6 +149,15 @@ def _parse_point(value: str, now: dt.datetime, interval: Interval) -> dt.datetim
     )
 
 
+def section(query: dict[str, Any], name: str) -> dict[str, Any]:
+    """An optional object of the query (`funnelsFilter`, `dateRange`, …); anything but an object is a 400."""
+    value = query.get(name) or {}
+    if not isinstance(value, dict):
+        raise TranslationError(f"{name} must be an object")
+    return value
+
+
+@readable
 def date_range(
     raw: Any,
     project: ProjectInfo,
@@ -149,6 +179,7 @@ def date_range(
     return DateRange(start, end, project.timezone)
 
 
+@readable
 def range_end(
     raw: dict[str, Any], project: ProjectInfo, interval: Interval, now: dt.datetime | None = None
 ) -> dt.datetime:
@@ -164,6 +195,7 @@ def range_end(
     return end
 
 
+@readable
 def instant(value: str, project: ProjectInfo, now: dt.datetime | None = None) -> dt.datetime:
     """A PostHog moment (`-24h`, `-7d`, `dStart`, an ISO date or time) in UTC; times without an offset, and
     the relative ones, are in the project's time zone."""
@@ -204,6 +236,7 @@ def property_filter(raw: Any) -> PropertyFilter | FilterGroup:
     return PropertyFilter(PropertyRef(source, key), op, _values(raw.get("value")))
 
 
+@readable
 def properties(raw: Any) -> tuple[PropertyFilter | FilterGroup, ...]:
     if raw is None:
         return ()
@@ -285,6 +318,7 @@ def scope(
     return Scope(project.id, rng, interval, properties(query.get("properties")))
 
 
+@readable
 def trends(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> TrendsQuery:
     nodes = query.get("series") or []
     if not isinstance(nodes, list) or not nodes:
@@ -296,6 +330,7 @@ def trends(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None 
     return TrendsQuery(scoped, tuple(series(n, scoped.interval) for n in nodes), refs, limit, fold_other=not hide_other)
 
 
+@readable
 def formulas(options: Any) -> list[tuple[str, str | None]]:
     """trendsFilter's formulas as (formula, custom name): `formula`, or several side by side in `formulas` or
     `formulaNodes`."""
@@ -312,6 +347,7 @@ def formulas(options: Any) -> list[tuple[str, str | None]]:
     return [(n["formula"], n.get("custom_name") or None) for n in raw]
 
 
+@readable
 def funnel(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> FunnelQuery:
     nodes = query.get("series") or []
     if not isinstance(nodes, list) or len(nodes) < 2:
@@ -357,6 +393,7 @@ def exclusions(raw: Any, steps: int) -> tuple[FunnelExclusion, ...]:
     )
 
 
+@readable
 def step_range(options: dict[str, Any], steps: int) -> tuple[int, int]:
     """funnelFromStep and funnelToStep (0-based; the first and last step by default)."""
     first = integer(options.get("funnelFromStep"), "funnelFromStep", 0)
@@ -366,6 +403,7 @@ def step_range(options: dict[str, Any], steps: int) -> tuple[int, int]:
     return first, last
 
 
+@readable
 def integer(raw: Any, name: str, default: int) -> int:
     if raw is None:
         return default
@@ -377,6 +415,7 @@ def integer(raw: Any, name: str, default: int) -> int:
         raise TranslationError(f"{name} must be an integer") from exc
 
 
+@readable
 def retention(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> RetentionQuery:
     options = query.get("retentionFilter") or {}
     period = str(options.get("period", "Day")).lower()
@@ -413,6 +452,7 @@ def _entity(raw: Any) -> EventSelector:
     return EventSelector(raw.get("id") or raw.get("name"), properties(raw.get("properties")))
 
 
+@readable
 def lifecycle(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> LifecycleQuery:
     nodes = query.get("series") or []
     if not isinstance(nodes, list) or len(nodes) != 1:
@@ -420,6 +460,7 @@ def lifecycle(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | No
     return LifecycleQuery(scope(query, project, now=now), selector(nodes[0]))
 
 
+@readable
 def stickiness(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> StickinessQuery:
     nodes = query.get("series") or []
     if not isinstance(nodes, list) or not nodes:
@@ -428,6 +469,7 @@ def stickiness(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | N
     return StickinessQuery(scoped, tuple(series(n, scoped.interval) for n in nodes))
 
 
+@readable
 def paths(query: dict[str, Any], project: ProjectInfo, now: dt.datetime | None = None) -> PathsQuery:
     options = query.get("pathsFilter") or {}
     kinds = options.get("includeEventTypes") or ["$pageview"]
