@@ -261,6 +261,7 @@ def test_bad_requests_are_400s(client: TestClient, runtime: Runtime, music: dict
         assert r.status_code == 400 and r.json()["http_code"] == 400, (body, r.text)
     for segment in (
         [{"prop": "userdata_cohort", "op": "contains", "values": ["1"]}],
+        [{"prop": "userdata_cohort", "op": ["is"], "values": ["1"]}],
         [{"prop": "userdata_cohort", "op": "is", "values": ["abc"]}],
         [{"prop": "userdata_cohort", "op": "is", "values": []}],
     ):

@@ -109,9 +109,10 @@ def _behavior(raw: dict[str, Any], project_id: int, now: dt.datetime) -> Perform
         raise CohortError("a behavioral filter needs the event name as key")
     op, count = Op.GTE, 1
     if kind == "performed_event_multiple":
-        if raw.get("operator", "gte") not in COUNT_OPERATORS:
-            raise CohortError(f"unsupported count operator: {raw.get('operator')} (gte, gt, lte, lt or exact)")
-        op, count = COUNT_OPERATORS[raw.get("operator", "gte")], _whole(raw.get("operator_value"), "operator_value")
+        operator = raw.get("operator", "gte")
+        if not isinstance(operator, str) or operator not in COUNT_OPERATORS:
+            raise CohortError(f"unsupported count operator: {operator} (gte, gt, lte, lt or exact)")
+        op, count = COUNT_OPERATORS[operator], _whole(raw.get("operator_value"), "operator_value")
     selector = EventSelector(event, translate.properties(raw.get("event_filters")))
     since = _since(raw, now)
     return Performed(
@@ -143,7 +144,10 @@ def _since(raw: dict[str, Any], now: dt.datetime) -> dt.datetime | None:
 def _before(now: dt.datetime, n: int, unit: str) -> dt.datetime:
     """`n` units before `now`, as ClickHouse's now() - INTERVAL does (a month back keeps the day, clamped)."""
     if unit in ("hour", "day", "week"):
-        return now - dt.timedelta(**{f"{unit}s": n})
+        try:
+            return now - dt.timedelta(**{f"{unit}s": n})
+        except OverflowError as exc:
+            raise CohortError("the time window reaches before year 1") from exc
     months = now.year * 12 + now.month - 1 - n * (12 if unit == "year" else 1)
     year, month = divmod(months, 12)
     if year < 1:
@@ -152,7 +156,7 @@ def _before(now: dt.datetime, n: int, unit: str) -> dt.datetime:
 
 
 def _whole(raw: Any, name: str) -> int:
-    if isinstance(raw, str) and raw.isdigit():
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
         raw = int(raw)
     if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw < 2**31:
         raise CohortError(f"{name} must be a whole number")

@@ -212,7 +212,8 @@ def segments(raw: str | None) -> tuple[PropertyFilter, ...]:
 
 def cohort_segment(cond: dict[str, Any]) -> PropertyFilter:
     """`{"prop": "userdata_cohort", "op": "is" | "is not", "values": [cohort ids]}`: in any (none) of them."""
-    op = {"is": Op.IN_COHORT, "is not": Op.NOT_IN_COHORT}.get(cond.get("op"))
+    raw_op = cond.get("op")
+    op = {"is": Op.IN_COHORT, "is not": Op.NOT_IN_COHORT}.get(raw_op) if isinstance(raw_op, str) else None
     if op is None:
         raise BadRequest("A cohort segment's operator is 'is' or 'is not'")
     values = _values(cond.get("values", []))
